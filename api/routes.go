@@ -1,0 +1,63 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// routes is the whole API in one place.
+func routes(cfg Config, checks []HealthCheck) http.Handler {
+	bdb, log := cfg.DB, cfg.Logger
+	r := mux.NewRouter()
+
+	r.Handle("/health", handleHealth(checks, log)).Methods(http.MethodGet)
+
+	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
+	// method mismatch with 404 instead of 405.
+
+	r.Handle("/api/v1/tasks", handleTaskCreate(bdb, log)).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks", handleTaskList(bdb, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/tasks/{id}", handleTaskGet(bdb, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/tasks/{id}", handleTaskReplace(bdb, log)).Methods(http.MethodPut)
+	r.Handle("/api/v1/tasks/{id}", handleTaskDelete(bdb, log)).Methods(http.MethodDelete)
+
+	r.Handle("/api/v1/artifacts", handleArtifactList(bdb, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/artifacts/{id}", handleArtifactGet(bdb, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/artifacts/{id}/$tree", handleArtifactTree(bdb, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/artifacts/{id}/$expand", handleArtifactExpand(bdb, log)).Methods(http.MethodGet)
+
+	r.Handle("/api/v1/functions", handleFunctionList(cfg.Registry)).Methods(http.MethodGet)
+
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, req, log, notFound("no route for %s %s", req.Method, truncate(req.URL.Path, maxEcho)))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, req, log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
+			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))
+	})
+	return recoverPanics(r, log)
+}
+
+// recoverPanics turns a handler panic into a logged 500 instead of a dropped
+// connection.
+func recoverPanics(next http.Handler, log interface {
+	Error(msg string, args ...any)
+}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				w.Header().Set("Content-Type", "application/problem+json")
+				encodeStatus(w, http.StatusInternalServerError, problem{
+					Type: typeInternal, Title: "Internal Server Error", Status: 500,
+					Detail: "internal server error", Instance: r.URL.Path,
+				})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

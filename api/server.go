@@ -1,0 +1,35 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/uptrace/bun"
+
+	"github.com/chaptask/chaptask/registry"
+)
+
+// Config holds what the HTTP API needs.
+type Config struct {
+	// DB stores tasks and artifacts.
+	DB *bun.DB
+	// Registry lists the registered functions; nil lists none.
+	Registry *registry.Registry
+	// HealthChecks run on GET /health next to the database check.
+	HealthChecks []HealthCheck
+	// Logger receives request failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// NewServer returns the chaptask HTTP API as one handler.
+func NewServer(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	checks := append([]HealthCheck{{
+		Name:  "database",
+		Check: func(ctx context.Context) error { return cfg.DB.PingContext(ctx) },
+	}}, cfg.HealthChecks...)
+	return routes(cfg, checks)
+}

@@ -1,0 +1,322 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/chaptask/chaptask/db"
+)
+
+// Task types a task may declare. "python" is chapkit's name for a registered
+// function and is kept as sent.
+const (
+	taskTypeShell  = "shell"
+	taskTypeGo     = "go"
+	taskTypePython = "python"
+)
+
+// maxParameterDepth bounds nesting in task parameters; PostgreSQL's jsonb and
+// every consumer downstream are happier with sane documents.
+const maxParameterDepth = 64
+
+type taskJSON struct {
+	ID         string          `json:"id"`
+	Command    string          `json:"command"`
+	TaskType   string          `json:"task_type"`
+	Parameters json.RawMessage `json:"parameters"`
+	Enabled    bool            `json:"enabled"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+func newTaskJSON(t *db.Task) taskJSON {
+	params := json.RawMessage("null")
+	if t.Parameters != nil {
+		params = json.RawMessage(t.Parameters)
+	}
+	return taskJSON{
+		ID:         t.ID,
+		Command:    t.Command,
+		TaskType:   t.TaskType,
+		Parameters: params,
+		Enabled:    t.Enabled,
+		CreatedAt:  t.CreatedAt.UTC(),
+		UpdatedAt:  t.UpdatedAt.UTC(),
+	}
+}
+
+// taskInput is a validated create or full-replace request.
+type taskInput struct {
+	Command    string
+	TaskType   string
+	Parameters db.JSON
+	Enabled    bool
+}
+
+// decodeTaskInput validates a task body and reports every bad field at once.
+// Absent optional fields (or null) take their defaults, which is what makes
+// PUT a full replace.
+func decodeTaskInput(body []byte) (taskInput, error) {
+	members, err := decodeObject(body)
+	if err != nil {
+		return taskInput{}, err
+	}
+	in := taskInput{TaskType: taskTypeShell, Enabled: true}
+	var errs []fieldError
+	bad := func(field, msg, typ string) {
+		errs = append(errs, fieldError{Loc: []string{"body", field}, Msg: msg, Type: typ})
+	}
+
+	switch raw, ok := members["command"]; {
+	case !ok || isNull(raw):
+		bad("command", "field required", "value_error.missing")
+	default:
+		if err := json.Unmarshal(raw, &in.Command); err != nil {
+			bad("command", "must be a string", "type_error.str")
+		} else if strings.TrimSpace(in.Command) == "" {
+			bad("command", "must not be empty", "value_error.empty")
+		} else if strings.ContainsRune(in.Command, 0) {
+			bad("command", "must not contain NUL characters", "value_error.nul")
+		}
+	}
+
+	if raw, ok := members["task_type"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &in.TaskType); err != nil {
+			bad("task_type", "must be a string", "type_error.str")
+		} else if in.TaskType != taskTypeShell && in.TaskType != taskTypeGo && in.TaskType != taskTypePython {
+			bad("task_type", `must be one of "shell", "go", "python"`, "value_error.enum")
+		}
+	}
+
+	if raw, ok := members["parameters"]; ok && !isNull(raw) {
+		if msg := checkParameters(raw); msg != "" {
+			bad("parameters", msg, "type_error.dict")
+		} else {
+			in.Parameters = compactJSON(raw)
+		}
+	}
+
+	if raw, ok := members["enabled"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &in.Enabled); err != nil {
+			bad("enabled", "must be a boolean", "type_error.bool")
+		}
+	}
+
+	if len(errs) > 0 {
+		return taskInput{}, validationFailed(errs)
+	}
+	return in, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+// checkParameters returns why raw is not acceptable as task parameters, or "".
+// Beyond "is an object" it rejects what PostgreSQL would refuse later (NUL in
+// strings, numbers beyond float64), so bad input is a 422 and never a 500.
+func checkParameters(raw json.RawMessage) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "must be a JSON object"
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return "must be a JSON object or null"
+	}
+	return checkValue(v, 1)
+}
+
+func checkValue(v any, depth int) string {
+	if depth > maxParameterDepth {
+		return "nested deeper than " + strconv.Itoa(maxParameterDepth) + " levels"
+	}
+	switch x := v.(type) {
+	case string:
+		if strings.ContainsRune(x, 0) {
+			return "strings must not contain NUL characters"
+		}
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return "number " + truncate(string(x), 32) + " is out of range"
+		}
+	case []any:
+		for _, e := range x {
+			if msg := checkValue(e, depth+1); msg != "" {
+				return msg
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) {
+				return "keys must not contain NUL characters"
+			}
+			if msg := checkValue(e, depth+1); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+func compactJSON(raw json.RawMessage) db.JSON {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return db.JSON(raw) // already validated; Compact cannot fail here
+	}
+	return db.JSON(buf.Bytes())
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func handleTaskCreate(bdb *bun.DB, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		in, err := decodeTaskInput(body)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		now := db.Now()
+		t := &db.Task{
+			ID:         db.NewID(),
+			Command:    in.Command,
+			TaskType:   in.TaskType,
+			Parameters: in.Parameters,
+			Enabled:    in.Enabled,
+			CreatedAt:  now,
+			UpdatedAt:  now,
+		}
+		if err := db.CreateTask(r.Context(), bdb, t); err != nil {
+			writeError(w, r, logger, dbError(err))
+			return
+		}
+		w.Header().Set("Location", "/api/v1/tasks/"+t.ID)
+		encode(w, http.StatusCreated, newTaskJSON(t))
+	})
+}
+
+func handleTaskList(bdb *bun.DB, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		enabled, enabledErr := parseBoolQuery(q, "enabled")
+		page, pageErr := parsePage(q)
+		if errs := collect(enabledErr, pageErr); len(errs) > 0 {
+			writeError(w, r, logger, validationFailed(errs))
+			return
+		}
+		filter := db.TaskFilter{Enabled: enabled, Limit: page.limit(), Offset: page.offset()}
+		tasks, err := db.ListTasks(r.Context(), bdb, filter)
+		if err != nil {
+			writeError(w, r, logger, dbError(err))
+			return
+		}
+		items := make([]taskJSON, len(tasks))
+		for i := range tasks {
+			items[i] = newTaskJSON(&tasks[i])
+		}
+		if !page.given {
+			encode(w, http.StatusOK, items)
+			return
+		}
+		total, err := db.CountTasks(r.Context(), bdb, filter)
+		if err != nil {
+			writeError(w, r, logger, dbError(err))
+			return
+		}
+		encode(w, http.StatusOK, newPage(page, items, total))
+	})
+}
+
+func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		t, err := db.GetTask(r.Context(), bdb, id)
+		if err != nil {
+			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			return
+		}
+		encode(w, http.StatusOK, newTaskJSON(t))
+	})
+}
+
+func handleTaskReplace(bdb *bun.DB, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		in, err := decodeTaskInput(body)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		t := &db.Task{
+			ID:         id,
+			Command:    in.Command,
+			TaskType:   in.TaskType,
+			Parameters: in.Parameters,
+			Enabled:    in.Enabled,
+			UpdatedAt:  db.Now(),
+		}
+		if err := db.ReplaceTask(r.Context(), bdb, t); err != nil {
+			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			return
+		}
+		encode(w, http.StatusOK, newTaskJSON(t))
+	})
+}
+
+func handleTaskDelete(bdb *bun.DB, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if err := db.DeleteTask(r.Context(), bdb, id); err != nil {
+			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// notFoundOr turns db.ErrNotFound into a 404 with the given detail and
+// anything else into the database error it is.
+func notFoundOr(err error, format string, args ...any) error {
+	if errors.Is(err, db.ErrNotFound) {
+		return notFound(format, args...)
+	}
+	return dbError(err)
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Roles a process can play.
+const (
+	roleAll    = "all"
+	roleAPI    = "api"
+	roleWorker = "worker"
+)
+
+// config is every setting of the binary. Each has an environment variable
+// and a flag; the flag wins.
+type config struct {
+	HTTPAddr             string
+	DataDir              string
+	DatabaseURL          string
+	LogLevel             slog.Level
+	LogFormat            string
+	Role                 string
+	SeedExamples         bool
+	TemporalAddress      string
+	TemporalNamespace    string
+	EmbeddedTemporalAddr string
+	EmbeddedUIAddr       string
+	TaskQueue            string
+	MaxConcurrency       int
+	MaxOutputBytes       int64
+}
+
+func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
+func (c config) runsWorker() bool { return c.Role == roleAll || c.Role == roleWorker }
+
+// parseConfig reads the environment through getenv, then the flags in args.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(name, fallback string) string {
+		if v, ok := lookup(getenv, name); ok {
+			return v
+		}
+		return fallback
+	}
+	var c config
+	var logLevel, seed, maxConc, maxOut string
+	name := "chaptask"
+	if len(args) > 0 {
+		name = args[0]
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("CHAPTASK_HTTP_ADDR", "127.0.0.1:8000"), "HTTP API listen address (CHAPTASK_HTTP_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("CHAPTASK_DATA_DIR", "./data"), "directory for the SQLite database and the embedded Temporal server (CHAPTASK_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "postgres://… URL; empty uses SQLite in the data directory (DATABASE_URL)")
+	fs.StringVar(&logLevel, "log-level", env("CHAPTASK_LOG_LEVEL", "info"), "debug, info, warn or error (CHAPTASK_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("CHAPTASK_LOG_FORMAT", "text"), "text or json (CHAPTASK_LOG_FORMAT)")
+	fs.StringVar(&c.Role, "role", env("CHAPTASK_ROLE", roleAll), "all, api or worker (CHAPTASK_ROLE)")
+	fs.StringVar(&seed, "seed-examples", env("CHAPTASK_SEED_EXAMPLES", "true"), "seed the example tasks into an empty database (CHAPTASK_SEED_EXAMPLES)")
+	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", ""), "host:port of a Temporal frontend; empty starts an embedded server (TEMPORAL_ADDRESS)")
+	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.EmbeddedTemporalAddr, "embedded-temporal-addr", env("CHAPTASK_EMBEDDED_TEMPORAL_ADDR", "127.0.0.1:7233"), "gRPC address of the embedded Temporal server (CHAPTASK_EMBEDDED_TEMPORAL_ADDR)")
+	fs.StringVar(&c.EmbeddedUIAddr, "embedded-ui-addr", env("CHAPTASK_EMBEDDED_UI_ADDR", "127.0.0.1:8233"), "Temporal Web UI address of the embedded server; empty disables it (CHAPTASK_EMBEDDED_UI_ADDR)")
+	fs.StringVar(&c.TaskQueue, "task-queue", env("CHAPTASK_TASK_QUEUE", "chaptask"), "Temporal task queue of jobs (CHAPTASK_TASK_QUEUE)")
+	fs.StringVar(&maxConc, "max-concurrency", env("CHAPTASK_MAX_CONCURRENCY", strconv.Itoa(runtime.NumCPU())), "jobs run at once per worker (CHAPTASK_MAX_CONCURRENCY)")
+	fs.StringVar(&maxOut, "max-output-bytes", env("CHAPTASK_MAX_OUTPUT_BYTES", strconv.Itoa(4<<20)), "bytes of stdout and of stderr kept per job (CHAPTASK_MAX_OUTPUT_BYTES)")
+	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+
+	var errs []error
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", logLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
+	}
+	if c.Role != roleAll && c.Role != roleAPI && c.Role != roleWorker {
+		errs = append(errs, fmt.Errorf("role %q: want all, api or worker", c.Role))
+	}
+	var err error
+	if c.SeedExamples, err = strconv.ParseBool(seed); err != nil {
+		errs = append(errs, fmt.Errorf("seed examples %q: want true or false", seed))
+	}
+	if c.MaxConcurrency, err = strconv.Atoi(maxConc); err != nil || c.MaxConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("max concurrency %q: want a positive integer", maxConc))
+	}
+	if c.MaxOutputBytes, err = strconv.ParseInt(maxOut, 10, 64); err != nil || c.MaxOutputBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max output bytes %q: want an integer of at least 1024", maxOut))
+	}
+	if c.TemporalNamespace == "" {
+		errs = append(errs, errors.New("temporal namespace must not be empty"))
+	}
+	if c.TaskQueue == "" {
+		errs = append(errs, errors.New("task queue must not be empty"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// lookup reports a variable's value; unset and empty are alike.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// uiDisabled reports whether the embedded UI address turns the UI off.
+func uiDisabled(addr string) bool {
+	switch strings.ToLower(addr) {
+	case "", "off", "none", "false", "0":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,30 @@
+// Command chaptask runs the chaptask job service: the HTTP API, a Temporal
+// worker, or both, with an embedded Temporal server and SQLite by default.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "chaptask:", err)
+		os.Exit(1)
+	}
+}
+
+// getenv is os.Getenv, except that CHAPTASK_EMBEDDED_UI_ADDR set to the empty
+// string reads as "off": empty disables the UI, unset keeps the default.
+func getenv(name string) string {
+	v, ok := os.LookupEnv(name)
+	if ok && v == "" && name == "CHAPTASK_EMBEDDED_UI_ADDR" {
+		return "off"
+	}
+	return v
+}

@@ -1,0 +1,3 @@
+DROP TABLE artifacts;
+--bun:split
+DROP TABLE tasks;

@@ -1,0 +1,325 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/temporal"
+)
+
+const (
+	defaultFrontendAddr = "127.0.0.1:7233"
+	defaultNamespace    = "default"
+	// startTimeout bounds Start when ctx has no earlier deadline.
+	startTimeout = time.Minute
+	// stopTimeout bounds the WAL checkpoint after the server has stopped.
+	stopTimeout = 10 * time.Second
+)
+
+// Config configures an embedded Temporal server. The zero value runs an
+// in-memory server on 127.0.0.1:7233 with the "default" namespace and no UI.
+type Config struct {
+	// DataDir holds the SQLite database (DataDir/temporal.db); it is created
+	// if missing. "" keeps everything in memory, for tests.
+	DataDir string
+	// FrontendAddr is the gRPC frontend "host:port"; default "127.0.0.1:7233".
+	// Port 0 picks a free port. The host must be an IP address or localhost.
+	FrontendAddr string
+	// UIAddr is the Temporal Web UI "host:port"; "" disables the UI. Port 0
+	// picks a free port.
+	UIAddr string
+	// Namespace is registered on start if it does not exist; default "default".
+	Namespace string
+	// SearchAttributes are custom search attributes registered on Namespace
+	// on start; attributes that already exist with the same type are left alone.
+	SearchAttributes map[string]enums.IndexedValueType
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// LogLevel is the lowest level of server logs passed to Logger; nil means
+	// slog.LevelWarn, because the server is chatty.
+	LogLevel slog.Leveler
+}
+
+// Server is a running in-process Temporal server: frontend, history,
+// matching and worker services in one process, on SQLite.
+type Server struct {
+	server       temporal.Server
+	ui           *webUI
+	frontendAddr string
+	namespace    string
+	dbPath       string // "" when in memory
+	logger       *slog.Logger
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start starts a server and returns once the frontend accepts requests, the
+// namespace is usable, the search attributes are registered and the Web UI
+// (if enabled) answers. Stop must be called to release it.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.FrontendAddr == "" {
+		cfg.FrontendAddr = defaultFrontendAddr
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = defaultNamespace
+	}
+	if cfg.LogLevel == nil {
+		cfg.LogLevel = slog.LevelWarn
+	}
+	handler := slog.DiscardHandler
+	if cfg.Logger != nil {
+		handler = cfg.Logger.Handler()
+	}
+	logger := slog.New(levelHandler{min: cfg.LogLevel, inner: handler})
+
+	if err := validateSearchAttributes(cfg.SearchAttributes); err != nil {
+		return nil, err
+	}
+	frontend, err := parseListenAddr(cfg.FrontendAddr)
+	if err != nil {
+		return nil, fmt.Errorf("frontend: %w", err)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+
+	sqlCfg, dbPath, err := sqliteConfig(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if dbPath != "" {
+		if err := claimDB(dbPath); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{
+		namespace: cfg.Namespace,
+		dbPath:    dbPath,
+		logger:    logger,
+	}
+	if err := s.start(ctx, cfg, sqlCfg, frontend); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, frontend listenAddr) error {
+	p, err := choosePorts(frontend)
+	if err != nil {
+		return err
+	}
+	s.frontendAddr = p.frontend.dialAddr()
+
+	if err := createNamespace(sqlCfg, clusterName, cfg.Namespace, cfg.SearchAttributes); err != nil {
+		return err
+	}
+	srvLogger := serverLogger{sl: s.logger}
+	srv, err := temporal.NewServer(serverOptions(serverConfig(sqlCfg, p), p, srvLogger)...)
+	if err != nil {
+		return fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("start temporal server: %w", err)
+	}
+	s.server = srv
+
+	c, err := client.NewLazyClient(client.Options{
+		HostPort:  s.frontendAddr,
+		Namespace: cfg.Namespace,
+		Logger:    sdklog.NewStructuredLogger(s.logger),
+	})
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	defer c.Close()
+	if err := waitForNamespace(ctx, c, cfg.Namespace); err != nil {
+		return err
+	}
+	if err := registerSearchAttributes(ctx, c, cfg.Namespace, cfg.SearchAttributes); err != nil {
+		return err
+	}
+
+	if cfg.UIAddr != "" {
+		ui, err := startUI(ctx, cfg.UIAddr, s.frontendAddr, cfg.Namespace)
+		if err != nil {
+			return fmt.Errorf("web UI: %w", err)
+		}
+		s.ui = ui
+	}
+	return nil
+}
+
+// choosePorts resolves the frontend port and picks free ports for the
+// internal services, so that several servers can run in one process.
+func choosePorts(frontend listenAddr) (ports, error) {
+	var p ports
+	var err error
+	if p.frontend, err = frontend.resolve(); err != nil {
+		return p, fmt.Errorf("frontend: %w", err)
+	}
+	for _, port := range []*int{&p.history, &p.matching, &p.worker} {
+		if *port, err = freePort(localIP); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// waitForNamespace waits until the frontend is serving and its namespace
+// cache knows namespace.
+func waitForNamespace(ctx context.Context, c client.Client, namespace string) error {
+	err := poll(ctx, 20*time.Millisecond, func(ctx context.Context) error {
+		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			return err
+		}
+		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{
+			Namespace:       namespace,
+			WeakConsistency: true, // answer from the cache, as request handling does
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("wait for namespace %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// registerSearchAttributes adds the attributes of want that namespace lacks
+// and waits until the frontend's namespace cache has them. An attribute that
+// exists with another type is an error.
+func registerSearchAttributes(ctx context.Context, c client.Client, namespace string, want map[string]enums.IndexedValueType) error {
+	if len(want) == 0 {
+		return nil
+	}
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enums.IndexedValueType{}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		typ := want[name]
+		got, ok := resp.GetCustomAttributes()[name]
+		if !ok {
+			missing[name] = typ
+		} else if got != typ {
+			return fmt.Errorf("search attribute %s exists with type %s, want %s", name, got, typ)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	if err != nil {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	// The aliases are stored in the namespace; the services pick them up on
+	// their next namespace cache refresh (every 2 s by default).
+	err = poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+		desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{
+			Namespace:       namespace,
+			WeakConsistency: true,
+		})
+		if err != nil {
+			return err
+		}
+		aliases := map[string]bool{}
+		for _, alias := range desc.GetConfig().GetCustomSearchAttributeAliases() {
+			aliases[alias] = true
+		}
+		for name := range missing {
+			if !aliases[name] {
+				return fmt.Errorf("search attribute %s not in namespace cache yet", name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for search attributes: %w", err)
+	}
+	return nil
+}
+
+// poll calls fn every interval until it returns nil or ctx ends; each call
+// gets at most 5 s. On timeout the error includes fn's last error.
+func poll(ctx context.Context, interval time.Duration, fn func(context.Context) error) error {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := fn(attemptCtx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		case <-ticker.C:
+		}
+	}
+}
+
+// FrontendAddr returns the gRPC frontend's "host:port", with the port chosen
+// if Config.FrontendAddr had port 0. An all-interfaces host is reported as
+// loopback so the address can be dialed.
+func (s *Server) FrontendAddr() string { return s.frontendAddr }
+
+// UIAddr returns the Web UI's "host:port", or "" when the UI is disabled.
+func (s *Server) UIAddr() string {
+	if s.ui == nil {
+		return ""
+	}
+	return s.ui.addr
+}
+
+// Namespace returns the namespace registered on start.
+func (s *Server) Namespace() string { return s.namespace }
+
+// Stop stops the Web UI and the server and waits for them. With a DataDir it
+// then checkpoints the SQLite write-ahead log into the database file. It is
+// safe to call more than once; later calls return the first call's error.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.ui != nil {
+			s.ui.stop()
+		}
+		var errs []error
+		if s.server != nil {
+			if err := s.server.Stop(); err != nil {
+				errs = append(errs, fmt.Errorf("stop temporal server: %w", err))
+			}
+		}
+		if s.dbPath != "" {
+			// Stop has no context in its signature; the checkpoint is bounded
+			// by stopTimeout instead.
+			ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			defer cancel()
+			if _, err := os.Stat(s.dbPath); err == nil {
+				if err := checkpoint(ctx, s.dbPath); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			releaseDB(s.dbPath)
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}

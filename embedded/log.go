@@ -1,0 +1,82 @@
+package embedded
+
+import (
+	"context"
+	"log/slog"
+
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+)
+
+// levelHandler drops records below a minimum level before they reach the
+// wrapped handler. The server logs a lot at info level; this keeps it quiet
+// without asking the caller to build a filtered logger.
+type levelHandler struct {
+	min   slog.Leveler
+	inner slog.Handler
+}
+
+func (h levelHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= h.min.Level() && h.inner.Enabled(ctx, level)
+}
+
+func (h levelHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.inner.Handle(ctx, r)
+}
+
+func (h levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelHandler{min: h.min, inner: h.inner.WithAttrs(attrs)}
+}
+
+func (h levelHandler) WithGroup(name string) slog.Handler {
+	return levelHandler{min: h.min, inner: h.inner.WithGroup(name)}
+}
+
+// serverLogger adapts an *slog.Logger to the Temporal server's log.Logger.
+//
+// DPanic, Panic and Fatal are logged at error level and return: the server
+// calls Fatal from background goroutines, and a library must not exit or
+// crash the process that embeds it.
+type serverLogger struct {
+	sl *slog.Logger
+}
+
+var (
+	_ log.Logger      = serverLogger{}
+	_ log.WithLogger  = serverLogger{}
+	_ log.SLogWrapper = serverLogger{}
+)
+
+func (l serverLogger) Debug(msg string, tags ...tag.Tag) { l.log(slog.LevelDebug, msg, tags) }
+func (l serverLogger) Info(msg string, tags ...tag.Tag)  { l.log(slog.LevelInfo, msg, tags) }
+func (l serverLogger) Warn(msg string, tags ...tag.Tag)  { l.log(slog.LevelWarn, msg, tags) }
+func (l serverLogger) Error(msg string, tags ...tag.Tag) { l.log(slog.LevelError, msg, tags) }
+func (l serverLogger) DPanic(msg string, tags ...tag.Tag) {
+	l.log(slog.LevelError, msg, tags)
+}
+func (l serverLogger) Panic(msg string, tags ...tag.Tag) { l.log(slog.LevelError, msg, tags) }
+func (l serverLogger) Fatal(msg string, tags ...tag.Tag) { l.log(slog.LevelError, msg, tags) }
+
+// With returns a logger that adds tags to every record.
+func (l serverLogger) With(tags ...tag.Tag) log.Logger {
+	return serverLogger{sl: slog.New(l.sl.Handler().WithAttrs(tagsToAttrs(tags)))}
+}
+
+// SLog lets server code that wants an *slog.Logger use ours, level filter included.
+func (l serverLogger) SLog() *slog.Logger { return l.sl }
+
+func (l serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
+	ctx := context.Background()
+	if !l.sl.Enabled(ctx, level) {
+		return
+	}
+	l.sl.LogAttrs(ctx, level, msg, tagsToAttrs(tags)...)
+}
+
+func tagsToAttrs(tags []tag.Tag) []slog.Attr {
+	attrs := make([]slog.Attr, len(tags))
+	for i, t := range tags {
+		attrs[i] = slog.Any(t.Key(), t.Value())
+	}
+	return attrs
+}

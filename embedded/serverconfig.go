@@ -1,0 +1,129 @@
+package embedded
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/metrics"
+	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/temporal"
+)
+
+const (
+	clusterName = "active"
+	storeName   = "sqlite"
+	// localIP is where the internal services (history, matching, worker) listen.
+	localIP = "127.0.0.1"
+)
+
+// dynamicConfig returns the server's dynamic config. Every key is taken from
+// a typed setting, so a key renamed in a server upgrade fails to compile.
+func dynamicConfig() dynamicconfig.StaticClient {
+	// Each history queue reader may poll the database at most MaxPollRPS times
+	// a second per shard (default 20). With a single shard every task that
+	// arrives faster waits for the limiter: ~40 ms before each workflow task
+	// for the transfer queue. The host-level limits default to a share of
+	// history.persistenceMaxQPS and do not bind here.
+	const queuePollRPS = 10_000
+	return dynamicconfig.StaticClient{
+		dynamicconfig.TransferProcessorMaxPollRPS.Key():   queuePollRPS, // workflow/activity task dispatch
+		dynamicconfig.TimerProcessorMaxPollRPS.Key():      queuePollRPS, // timers, timeouts, retries
+		dynamicconfig.VisibilityProcessorMaxPollRPS.Key(): queuePollRPS, // visibility records (ListWorkflow)
+		dynamicconfig.OutboundProcessorMaxPollRPS.Key():   queuePollRPS, // callbacks and Nexus
+
+		// The history event notifier drops a notification when a subscriber's
+		// channel is full; the long poll then waits for this expiration
+		// (default 20 s) before the client polls again.
+		dynamicconfig.HistoryLongPollExpirationInterval.Key(): 2 * time.Second,
+
+		// Newly added search attributes are usable at once.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// Already the default in v1.32; pinned because the product relies on it.
+		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
+		// Default 10 per second per namespace; the Web UI and the list API
+		// both query visibility.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// Default 128k cached mutable states; a dev server does not need that
+		// much memory.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
+	}
+}
+
+// ports are the gRPC ports of the four services.
+type ports struct {
+	frontend listenAddr
+	history  int
+	matching int
+	worker   int
+}
+
+// serverConfig returns the static server config: one history shard, SQLite
+// for both the default and the visibility store, archival off, no metrics
+// listener (a nil metrics config means a no-op handler) and no pprof.
+func serverConfig(sqlCfg *config.SQL, p ports) *config.Config {
+	frontend := p.frontend.dialAddr()
+	cfg := &config.Config{}
+	cfg.Global.Membership.MaxJoinDuration = 30 * time.Second
+	cfg.Global.Membership.BroadcastAddress = localIP
+	cfg.Persistence = config.Persistence{
+		DefaultStore:     storeName,
+		VisibilityStore:  storeName,
+		NumHistoryShards: 1,
+		DataStores:       map[string]config.DataStore{storeName: {SQL: sqlCfg}},
+	}
+	cfg.ClusterMetadata = &cluster.Config{
+		EnableGlobalNamespace:    false,
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+		},
+	}
+	cfg.DCRedirectionPolicy.Policy = "noop"
+	cfg.Services = map[string]config.Service{
+		string(primitives.FrontendService): {RPC: config.RPC{GRPCPort: p.frontend.port, BindOnIP: p.frontend.bindIP}},
+		string(primitives.HistoryService):  {RPC: config.RPC{GRPCPort: p.history, BindOnIP: localIP}},
+		string(primitives.MatchingService): {RPC: config.RPC{GRPCPort: p.matching, BindOnIP: localIP}},
+		string(primitives.WorkerService):   {RPC: config.RPC{GRPCPort: p.worker, BindOnIP: localIP}},
+	}
+	cfg.Archival.History.State = "disabled"
+	cfg.Archival.Visibility.State = "disabled"
+	cfg.NamespaceDefaults.Archival.History.State = "disabled"
+	cfg.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	// The worker service's system workflows dial the frontend here.
+	cfg.PublicClient.HostPort = frontend
+	return cfg
+}
+
+// serverOptions returns the options for temporal.NewServer. Static hosts
+// replace ringpop membership: no membership ports, no gossip, faster start.
+func serverOptions(cfg *config.Config, p ports, logger log.Logger) []temporal.ServerOption {
+	local := func(port int) static.Hosts {
+		return static.SingleLocalHost(net.JoinHostPort(localIP, strconv.Itoa(port)))
+	}
+	return []temporal.ServerOption{
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(map[primitives.ServiceName]static.Hosts{
+			primitives.FrontendService: static.SingleLocalHost(p.frontend.dialAddr()),
+			primitives.HistoryService:  local(p.history),
+			primitives.MatchingService: local(p.matching),
+			primitives.WorkerService:   local(p.worker),
+		}),
+		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
+		temporal.WithAuthorizer(authorization.NewNoopAuthorizer()),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {
+			return authorization.NewNoopClaimMapper()
+		}),
+	}
+}
