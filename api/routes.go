@@ -1,14 +1,17 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/chaptask/chaptask/jobs"
 )
 
 // routes is the whole API in one place.
 func routes(cfg Config, checks []HealthCheck) http.Handler {
-	bdb, log := cfg.DB, cfg.Logger
+	bdb, js, log := cfg.DB, cfg.Jobs, cfg.Logger
 	r := mux.NewRouter()
 
 	r.Handle("/health", handleHealth(checks, log)).Methods(http.MethodGet)
@@ -21,6 +24,13 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 	r.Handle("/api/v1/tasks/{id}", handleTaskGet(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/tasks/{id}", handleTaskReplace(bdb, log)).Methods(http.MethodPut)
 	r.Handle("/api/v1/tasks/{id}", handleTaskDelete(bdb, log)).Methods(http.MethodDelete)
+
+	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleTaskExecute(bdb, js, log) })).Methods(http.MethodPost)
+
+	r.Handle("/api/v1/jobs", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobList(js, log) })).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobGet(js, log) })).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobDelete(js, log) })).Methods(http.MethodDelete)
+	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobStream(js, log) })).Methods(http.MethodGet)
 
 	r.Handle("/api/v1/artifacts", handleArtifactList(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/artifacts/{id}", handleArtifactGet(bdb, log)).Methods(http.MethodGet)
@@ -37,6 +47,17 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))
 	})
 	return recoverPanics(r, log)
+}
+
+// needJobs builds h when job execution is configured and otherwise answers
+// 503, so an API without Temporal still serves tasks and artifacts.
+func needJobs(js *jobs.Service, log *slog.Logger, h func(*jobs.Service) http.Handler) http.Handler {
+	if js != nil {
+		return h(js)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, log, unavailable("job execution is not configured in this process"))
+	})
 }
 
 // recoverPanics turns a handler panic into a logged 500 instead of a dropped

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -14,6 +15,8 @@ import (
 type Config struct {
 	// DB stores tasks and artifacts.
 	DB *bun.DB
+	// Jobs runs and reads jobs; nil answers job endpoints with 503.
+	Jobs *jobs.Service
 	// Registry lists the registered functions; nil lists none.
 	Registry *registry.Registry
 	// HealthChecks run on GET /health next to the database check.

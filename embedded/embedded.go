@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	enums "go.temporal.io/api/enums/v1"
@@ -62,6 +63,7 @@ type Server struct {
 	namespace    string
 	dbPath       string // "" when in memory
 	logger       *slog.Logger
+	muteLogs     *atomic.Bool // set by Stop
 
 	stopOnce sync.Once
 	stopErr  error
@@ -84,7 +86,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger != nil {
 		handler = cfg.Logger.Handler()
 	}
-	logger := slog.New(levelHandler{min: cfg.LogLevel, inner: handler})
+	muted := new(atomic.Bool)
+	logger := slog.New(filterHandler{min: cfg.LogLevel, muted: muted, inner: handler})
 
 	if err := validateSearchAttributes(cfg.SearchAttributes); err != nil {
 		return nil, err
@@ -110,6 +113,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		namespace: cfg.Namespace,
 		dbPath:    dbPath,
 		logger:    logger,
+		muteLogs:  muted,
 	}
 	if err := s.start(ctx, cfg, sqlCfg, frontend); err != nil {
 		return nil, errors.Join(err, s.Stop())
@@ -164,12 +168,16 @@ func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, fron
 }
 
 // choosePorts resolves the frontend port and picks free ports for the
-// internal services, so that several servers can run in one process.
+// frontend's HTTP API and the internal services, so that several servers can
+// run in one process.
 func choosePorts(frontend listenAddr) (ports, error) {
 	var p ports
 	var err error
 	if p.frontend, err = frontend.resolve(); err != nil {
 		return p, fmt.Errorf("frontend: %w", err)
+	}
+	if p.frontendHTTP, err = freePort(p.frontend.bindIP); err != nil {
+		return p, err
 	}
 	for _, port := range []*int{&p.history, &p.matching, &p.worker} {
 		if *port, err = freePort(localIP); err != nil {
@@ -296,8 +304,14 @@ func (s *Server) Namespace() string { return s.namespace }
 // Stop stops the Web UI and the server and waits for them. With a DataDir it
 // then checkpoints the SQLite write-ahead log into the database file. It is
 // safe to call more than once; later calls return the first call's error.
+//
+// Server logs are discarded from the moment Stop is called: while shutting
+// down the server logs canceled requests as errors, and some of its internal
+// workers (task queue and history scanners, parent close policy) are never
+// stopped by the server and keep logging failed polls afterwards.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
+		s.muteLogs.Store(true)
 		if s.ui != nil {
 			s.ui.stop()
 		}

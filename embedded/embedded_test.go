@@ -230,7 +230,7 @@ func TestRestartKeepsWorkflows(t *testing.T) {
 	t.Cleanup(func() { stop(t, second) })
 
 	c = dial(t, second)
-	startWorker(t, c)
+	w = startWorker(t, c)
 	if err := c.SignalWorkflow(ctx, "blocked", "", "go", "after"); err != nil {
 		t.Fatalf("SignalWorkflow: %v", err)
 	}
@@ -254,6 +254,7 @@ func TestRestartKeepsWorkflows(t *testing.T) {
 		t.Errorf("workflow done: result %q, %v; want %q", result, err, "hello before")
 	}
 
+	w.Stop()
 	stop(t, second)
 	checkIntegrity(t, filepath.Join(dir, "temporal.db"))
 }

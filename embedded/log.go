@@ -3,33 +3,39 @@ package embedded
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 )
 
-// levelHandler drops records below a minimum level before they reach the
-// wrapped handler. The server logs a lot at info level; this keeps it quiet
-// without asking the caller to build a filtered logger.
-type levelHandler struct {
+// filterHandler drops records below a minimum level, and every record once
+// muted is set, before they reach the wrapped handler. The server logs a lot
+// at info level; the level keeps it quiet without asking the caller to build
+// a filtered logger.
+type filterHandler struct {
 	min   slog.Leveler
+	muted *atomic.Bool
 	inner slog.Handler
 }
 
-func (h levelHandler) Enabled(ctx context.Context, level slog.Level) bool {
-	return level >= h.min.Level() && h.inner.Enabled(ctx, level)
+func (h filterHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return !h.muted.Load() && level >= h.min.Level() && h.inner.Enabled(ctx, level)
 }
 
-func (h levelHandler) Handle(ctx context.Context, r slog.Record) error {
+func (h filterHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.muted.Load() {
+		return nil
+	}
 	return h.inner.Handle(ctx, r)
 }
 
-func (h levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return levelHandler{min: h.min, inner: h.inner.WithAttrs(attrs)}
+func (h filterHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return filterHandler{min: h.min, muted: h.muted, inner: h.inner.WithAttrs(attrs)}
 }
 
-func (h levelHandler) WithGroup(name string) slog.Handler {
-	return levelHandler{min: h.min, inner: h.inner.WithGroup(name)}
+func (h filterHandler) WithGroup(name string) slog.Handler {
+	return filterHandler{min: h.min, muted: h.muted, inner: h.inner.WithGroup(name)}
 }
 
 // serverLogger adapts an *slog.Logger to the Temporal server's log.Logger.

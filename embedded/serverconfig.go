@@ -53,15 +53,21 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// Default 128k cached mutable states; a dev server does not need that
 		// much memory.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
+		// On by default: the frontend periodically reports to and queries
+		// Temporal's update service over the internet.
+		dynamicconfig.EnableServerVersionCheck.Key(): false,
 	}
 }
 
-// ports are the gRPC ports of the four services.
+// ports are the gRPC ports of the four services, and the port of the
+// frontend's HTTP API (on the frontend's IP). Without the HTTP API the server
+// warns on every start that Nexus is unavailable.
 type ports struct {
-	frontend listenAddr
-	history  int
-	matching int
-	worker   int
+	frontend     listenAddr
+	frontendHTTP int
+	history      int
+	matching     int
+	worker       int
 }
 
 // serverConfig returns the static server config: one history shard, SQLite
@@ -69,6 +75,7 @@ type ports struct {
 // listener (a nil metrics config means a no-op handler) and no pprof.
 func serverConfig(sqlCfg *config.SQL, p ports) *config.Config {
 	frontend := p.frontend.dialAddr()
+	frontendHTTP := net.JoinHostPort(p.frontend.dialHost(), strconv.Itoa(p.frontendHTTP))
 	cfg := &config.Config{}
 	cfg.Global.Membership.MaxJoinDuration = 30 * time.Second
 	cfg.Global.Membership.BroadcastAddress = localIP
@@ -84,12 +91,16 @@ func serverConfig(sqlCfg *config.SQL, p ports) *config.Config {
 		MasterClusterName:        clusterName,
 		CurrentClusterName:       clusterName,
 		ClusterInformation: map[string]cluster.ClusterInformation{
-			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend, HTTPAddress: frontendHTTP},
 		},
 	}
 	cfg.DCRedirectionPolicy.Policy = "noop"
 	cfg.Services = map[string]config.Service{
-		string(primitives.FrontendService): {RPC: config.RPC{GRPCPort: p.frontend.port, BindOnIP: p.frontend.bindIP}},
+		string(primitives.FrontendService): {RPC: config.RPC{
+			GRPCPort: p.frontend.port,
+			HTTPPort: p.frontendHTTP,
+			BindOnIP: p.frontend.bindIP,
+		}},
 		string(primitives.HistoryService):  {RPC: config.RPC{GRPCPort: p.history, BindOnIP: localIP}},
 		string(primitives.MatchingService): {RPC: config.RPC{GRPCPort: p.matching, BindOnIP: localIP}},
 		string(primitives.WorkerService):   {RPC: config.RPC{GRPCPort: p.worker, BindOnIP: localIP}},

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -473,10 +474,22 @@ func invoke(f *function, args []reflect.Value) (res Result) {
 	if err != nil {
 		return Result{Err: fromError(f.name, f.goName, err)}
 	}
-	data, err := json.Marshal(value)
+	data, err := marshalResult(value)
 	if err != nil {
 		msg := "result is not JSON-serialisable: " + strings.TrimPrefix(err.Error(), "json: ")
 		return Result{Err: newError(f.name, f.goName, TypeType, msg)}
 	}
 	return Result{Value: data}
+}
+
+// marshalResult is json.Marshal without escaping <, > and &: results are
+// data for artifacts and APIs, not HTML.
+func marshalResult(value any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(value); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

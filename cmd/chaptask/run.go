@@ -8,17 +8,30 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/chaptask/chaptask/activities"
 	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/embedded"
+	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/registry"
+	"github.com/chaptask/chaptask/workflows"
 )
 
 // shutdownGrace is how long in-flight requests get to finish on shutdown.
 const shutdownGrace = 15 * time.Second
+
+// heartbeatThrottle caps how long the SDK may batch heartbeats: cancellation
+// reaches a running command within about this long.
+const heartbeatThrottle = time.Second
 
 // run wires the service together and blocks until ctx ends or a component
 // fails. It prints "chaptask: serving HTTP on http://ADDR" to stdout once the
@@ -39,8 +52,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	tc, stopTemporal, err := connectTemporal(ctx, cfg, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopTemporal()
+
 	reg := registry.New(registry.WithLogger(logger))
-	if err := reg.Provide(bdb, &db.ArtifactStore{DB: bdb}); err != nil {
+	if err := reg.Provide(bdb, &db.ArtifactStore{DB: bdb}, tc); err != nil {
 		return fmt.Errorf("provide injectables: %w", err)
 	}
 	if err := registerExampleFunctions(reg); err != nil {
@@ -50,12 +69,105 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	if cfg.runsWorker() {
+		w := newWorker(cfg, tc, bdb, reg, logger, getenv)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+		logger.Info("worker started", "task_queue", cfg.TaskQueue, "max_concurrency", cfg.MaxConcurrency)
+	}
+
 	if !cfg.runsAPI() {
 		<-ctx.Done()
 		return nil
 	}
-	handler := api.NewServer(api.Config{DB: bdb, Registry: reg, Logger: logger})
+	handler := api.NewServer(api.Config{
+		DB:       bdb,
+		Jobs:     jobs.New(tc, cfg.TemporalNamespace, cfg.TaskQueue, logger),
+		Registry: reg,
+		Logger:   logger,
+		HealthChecks: []api.HealthCheck{{
+			Name: "temporal",
+			Check: func(ctx context.Context) error {
+				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+				return err
+			},
+		}},
+	})
 	return serveHTTP(ctx, cfg.HTTPAddr, handler, logger, stdout)
+}
+
+// connectTemporal dials TEMPORAL_ADDRESS, or starts the embedded server
+// first when it is unset. The returned func releases both.
+func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) (client.Client, func(), error) {
+	addr := cfg.TemporalAddress
+	stopServer := func() {}
+	if addr == "" {
+		uiAddr := cfg.EmbeddedUIAddr
+		if uiDisabled(uiAddr) {
+			uiAddr = ""
+		}
+		srv, err := embedded.Start(ctx, embedded.Config{
+			DataDir:          filepath.Join(cfg.DataDir, "temporal"),
+			FrontendAddr:     cfg.EmbeddedTemporalAddr,
+			UIAddr:           uiAddr,
+			Namespace:        cfg.TemporalNamespace,
+			SearchAttributes: jobs.SearchAttributes,
+			Logger:           logger.With("component", "temporal-server"),
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("start embedded Temporal server: %w", err)
+		}
+		stopServer = func() {
+			if err := srv.Stop(); err != nil {
+				logger.Error("stop embedded Temporal server", "error", err)
+			}
+		}
+		addr = srv.FrontendAddr()
+		fmt.Fprintf(stdout, "chaptask: embedded Temporal frontend on %s\n", addr)
+		if ui := srv.UIAddr(); ui != "" {
+			fmt.Fprintf(stdout, "chaptask: Temporal Web UI on http://%s\n", ui)
+		}
+		logger.Info("embedded Temporal server started", "frontend", addr, "ui", srv.UIAddr())
+	}
+
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  addr,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		stopServer()
+		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
+	}
+	if cfg.TemporalAddress != "" {
+		if err := jobs.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+			// Listing and filtering by task still work through the memo-less
+			// paths; the operator can add them by hand.
+			logger.Warn("could not register chaptask search attributes", "error", err)
+		}
+	}
+	return tc, func() { tc.Close(); stopServer() }, nil
+}
+
+func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, logger *slog.Logger, getenv func(string) string) worker.Worker {
+	w := worker.New(tc, cfg.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrency,
+		DefaultHeartbeatThrottleInterval:   heartbeatThrottle,
+		MaxHeartbeatThrottleInterval:       heartbeatThrottle,
+		WorkerStopTimeout:                  10 * time.Second,
+	})
+	w.RegisterWorkflowWithOptions(workflows.ExecuteTask, workflow.RegisterOptions{Name: workflows.ExecuteTaskWorkflow})
+	acts := &activities.Activities{
+		DB:             bdb,
+		Registry:       reg,
+		Logger:         logger,
+		ShellEnv:       activities.ShellEnv(getenv),
+		MaxOutputBytes: cfg.MaxOutputBytes,
+	}
+	acts.Register(w)
+	return w
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

@@ -1,0 +1,108 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// shellEnvKeys are the variables of the worker's environment a command
+// inherits.
+var shellEnvKeys = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR"}
+
+// shellRun is a finished shell command.
+type shellRun struct {
+	stdout, stderr *capture
+	exitCode       int
+}
+
+// runShell runs command with sh -c in its own process group. When ctx ends
+// the whole group gets SIGTERM, then SIGKILL after grace. Once the command
+// has exited, stragglers left in its group are killed too, so a job never
+// leaves processes behind. heartbeat is called every tick while it runs.
+func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func()) (shellRun, error) {
+	run := shellRun{stdout: newCapture(maxBytes), stderr: newCapture(maxBytes)}
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Env = env
+	cmd.Stdout = run.stdout
+	cmd.Stderr = run.stderr
+	cmd.Stdin = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A background child holding stdout open must not keep the job running
+	// after the command exited.
+	cmd.WaitDelay = grace
+	if err := cmd.Start(); err != nil {
+		return run, err
+	}
+	pgid := cmd.Process.Pid
+	killGroup := func(sig syscall.Signal) { _ = syscall.Kill(-pgid, sig) }
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	var waitErr error
+	canceled := false
+loop:
+	for {
+		select {
+		case waitErr = <-done:
+			break loop
+		case <-ticker.C:
+			heartbeat()
+		case <-ctx.Done():
+			canceled = true
+			killGroup(syscall.SIGTERM)
+			select {
+			case waitErr = <-done:
+			case <-time.After(grace):
+				killGroup(syscall.SIGKILL)
+				waitErr = <-done
+			}
+			break loop
+		}
+	}
+	killGroup(syscall.SIGKILL)
+
+	if canceled {
+		return run, ctx.Err()
+	}
+	run.exitCode = exitCode(cmd.ProcessState)
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
+		return run, waitErr
+	}
+	return run, nil
+}
+
+// exitCode reports the exit status, or minus the signal number for a command
+// killed by a signal (as Python's subprocess does, which chapkit clients expect).
+func exitCode(state *os.ProcessState) int {
+	if state == nil {
+		return -1
+	}
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal())
+	}
+	return state.ExitCode()
+}
+
+// ShellEnv picks, from the worker's environment read through getenv, the
+// variables a shell command inherits: shellEnvKeys only, so service secrets
+// such as DATABASE_URL or API keys never reach a job.
+func ShellEnv(getenv func(string) string) []string {
+	env := make([]string, 0, len(shellEnvKeys))
+	for _, k := range shellEnvKeys {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	if getenv("PATH") == "" {
+		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	return env
+}

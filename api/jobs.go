@@ -1,0 +1,175 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/jobs"
+)
+
+type executeJSON struct {
+	JobID   string `json:"job_id"`
+	Message string `json:"message"`
+}
+
+func handleTaskExecute(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if _, err := readBody(w, r); err != nil { // reserved for per-run overrides
+			writeError(w, r, logger, err)
+			return
+		}
+		task, err := db.GetTask(r.Context(), bdb, id)
+		if errors.Is(err, db.ErrNotFound) {
+			writeError(w, r, logger, badRequest("Task %s not found", id))
+			return
+		}
+		if err != nil {
+			writeError(w, r, logger, dbError(err))
+			return
+		}
+		if !task.Enabled {
+			writeError(w, r, logger, badRequest("Cannot execute disabled task %s", id))
+			return
+		}
+		jobID, err := js.Submit(r.Context(), task)
+		if err != nil {
+			writeError(w, r, logger, jobsError(err, ""))
+			return
+		}
+		w.Header().Set("Location", "/api/v1/jobs/"+jobID)
+		encode(w, http.StatusAccepted, executeJSON{
+			JobID:   jobID,
+			Message: "Task submitted for execution. Job ID: " + jobID,
+		})
+	})
+}
+
+func handleJobList(js *jobs.Service, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		page, errs := parsePage(q)
+		status := q.Get("status_filter")
+		if status != "" && !slices.Contains(jobs.Statuses, status) {
+			errs = append(errs, queryError("status_filter", "must be one of "+strings.Join(jobs.Statuses, ", "), "value_error.enum"))
+		}
+		if len(errs) > 0 {
+			writeError(w, r, logger, validationFailed(errs))
+			return
+		}
+		filter := jobs.Filter{Status: status}
+		if page.given {
+			filter.Page, filter.Size = page.page, page.size
+		}
+		list, total, err := js.List(r.Context(), filter)
+		if err != nil {
+			writeError(w, r, logger, jobsError(err, ""))
+			return
+		}
+		if list == nil {
+			list = []jobs.Job{}
+		}
+		if !page.given {
+			encode(w, http.StatusOK, list)
+			return
+		}
+		encode(w, http.StatusOK, newPage(page, list, total))
+	})
+}
+
+func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		job, err := js.Get(r.Context(), id)
+		if err != nil {
+			writeError(w, r, logger, jobsError(err, id))
+			return
+		}
+		encode(w, http.StatusOK, job)
+	})
+}
+
+func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if err := js.Delete(r.Context(), id); err != nil {
+			writeError(w, r, logger, jobsError(err, id))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// handleJobStream sends the job as Server-Sent Events on every change and
+// closes after the terminal status.
+func handleJobStream(js *jobs.Service, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		flusher, _ := w.(http.Flusher)
+		started := false
+		err = js.Watch(r.Context(), id, func(job *jobs.Job) error {
+			if !started {
+				h := w.Header()
+				h.Set("Content-Type", "text/event-stream")
+				h.Set("Cache-Control", "no-cache")
+				h.Set("Connection", "keep-alive")
+				h.Set("X-Accel-Buffering", "no") // no proxy buffering
+				w.WriteHeader(http.StatusOK)
+				started = true
+			}
+			raw, err := json.Marshal(job)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(w, "data: %s\n\n", raw); err != nil {
+				return err
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			return nil
+		})
+		if err != nil && !started {
+			writeError(w, r, logger, jobsError(err, id))
+			return
+		}
+		if err != nil && r.Context().Err() == nil {
+			logger.WarnContext(r.Context(), "job stream ended early", "job_id", id, "error", err)
+		}
+	})
+}
+
+// jobsError maps job service errors to problems.
+func jobsError(err error, id string) error {
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		return notFound("Job %s not found", id)
+	case errors.Is(err, jobs.ErrUnavailable):
+		return unavailable("Temporal is unavailable, try again later")
+	}
+	return err
+}

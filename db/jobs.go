@@ -1,0 +1,77 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// jobOutput is artifact data of a job too large to cross Temporal, staged by
+// the run step until the persist step turns it into the artifact.
+type jobOutput struct {
+	bun.BaseModel `bun:"table:job_outputs"`
+
+	JobID string `bun:"job_id,pk"`
+	Data  JSON   `bun:"data,notnull"`
+	// CreatedAt tells how old a staged output is if a job never finishes.
+	CreatedAt time.Time `bun:"created_at,notnull"`
+}
+
+// StageJobOutput stores data for the job; a retried run step replaces what
+// an earlier attempt staged.
+func StageJobOutput(ctx context.Context, idb bun.IDB, jobID string, data JSON) error {
+	out := &jobOutput{JobID: jobID, Data: data, CreatedAt: Now()}
+	_, err := idb.NewInsert().Model(out).
+		On("CONFLICT (job_id) DO UPDATE").
+		Set("data = EXCLUDED.data").
+		Set("created_at = EXCLUDED.created_at").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("stage output of job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// PersistJobArtifact stores the execution artifact of a job exactly once and
+// returns its id. data nil means "take the staged output". Calling it again
+// for the same job returns the artifact stored the first time.
+func PersistJobArtifact(ctx context.Context, db *bun.DB, jobID, taskID string, data JSON) (string, error) {
+	var artifactID string
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		existing, err := ArtifactIDsByJob(ctx, tx, []string{jobID})
+		if err != nil {
+			return err
+		}
+		if id, ok := existing[jobID]; ok {
+			artifactID = id
+			return nil
+		}
+		if data == nil {
+			staged := new(jobOutput)
+			if err := tx.NewSelect().Model(staged).Where("job_id = ?", jobID).Scan(ctx); err != nil {
+				return notFound(err)
+			}
+			data = staged.Data
+		}
+		now := Now()
+		a := &Artifact{ID: NewID(), Level: 0, Data: data, JobID: &jobID, TaskID: &taskID, CreatedAt: now, UpdatedAt: now}
+		if err := CreateArtifact(ctx, tx, a); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Model((*jobOutput)(nil)).Where("job_id = ?", jobID).Exec(ctx); err != nil {
+			return err
+		}
+		artifactID = a.ID
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return "", fmt.Errorf("persist artifact of job %s: no staged output: %w", jobID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("persist artifact of job %s: %w", jobID, err)
+	}
+	return artifactID, nil
+}

@@ -1,0 +1,287 @@
+// Package jobs submits, reads, watches and cancels jobs. A job is a Temporal
+// workflow execution; its state is read from Temporal, never from a table of
+// our own.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/workflows"
+)
+
+// Statuses of a job.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusCanceled  = "canceled"
+)
+
+// Statuses lists every status, for validating filters.
+var Statuses = []string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCanceled}
+
+// Errors callers tell apart.
+var (
+	// ErrNotFound means no job has the id.
+	ErrNotFound = errors.New("job not found")
+	// ErrUnavailable means Temporal could not be reached; try again later.
+	ErrUnavailable = errors.New("temporal unavailable")
+)
+
+// Job is one execution of a task as the API shows it.
+type Job struct {
+	ID             string     `json:"id"`
+	TaskID         string     `json:"task_id"`
+	Status         string     `json:"status"`
+	ArtifactID     *string    `json:"artifact_id"`
+	SubmittedAt    time.Time  `json:"submitted_at"`
+	StartedAt      *time.Time `json:"started_at"`
+	FinishedAt     *time.Time `json:"finished_at"`
+	Error          *string    `json:"error"`
+	ErrorTraceback *string    `json:"error_traceback"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// Terminal reports whether the job will not change any more.
+func (j *Job) Terminal() bool {
+	return j.Status == StatusCompleted || j.Status == StatusFailed || j.Status == StatusCanceled
+}
+
+// Service talks to Temporal on behalf of the API.
+type Service struct {
+	client    client.Client
+	namespace string
+	taskQueue string
+	logger    *slog.Logger
+}
+
+// New returns a Service submitting jobs to taskQueue.
+func New(c client.Client, namespace, taskQueue string, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{client: c, namespace: namespace, taskQueue: taskQueue, logger: logger}
+}
+
+// maxSearchAttrLen keeps the command search attribute inside the keyword
+// size every visibility store accepts.
+const maxSearchAttrLen = 255
+
+var (
+	taskIDKey   = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrTaskID)
+	taskTypeKey = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrTaskType)
+	commandKey  = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrCommand)
+)
+
+// Submit starts a job running task and returns its id.
+func (s *Service) Submit(ctx context.Context, task *db.Task) (string, error) {
+	jobID := db.NewID()
+	opts := client.StartWorkflowOptions{
+		ID:                                       jobID,
+		TaskQueue:                                s.taskQueue,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		// Skips a round trip when a worker shares this client; a plain
+		// start otherwise.
+		EnableEagerStart: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			taskIDKey.ValueSet(task.ID),
+			taskTypeKey.ValueSet(task.TaskType),
+			commandKey.ValueSet(truncateRunes(task.Command, maxSearchAttrLen)),
+		),
+	}
+	_, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, workflows.ExecuteInput{TaskID: task.ID})
+	if err != nil {
+		return "", s.wrap(err, "start job for task %s", task.ID)
+	}
+	return jobID, nil
+}
+
+// Get returns the job's current record.
+func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
+	desc, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil, s.wrap(err, "describe job %s", id)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetType().GetName() != workflows.ExecuteTaskWorkflow {
+		return nil, ErrNotFound // another workflow sharing the namespace
+	}
+	job := jobFromInfo(info)
+	if job.Status == StatusPending {
+		s.refineLive(ctx, job, desc)
+	}
+	if (job.Status == StatusFailed && job.ErrorTraceback == nil) || (job.Status == StatusCanceled && job.StartedAt == nil) {
+		s.fillFromHistory(ctx, job)
+	}
+	return job, nil
+}
+
+// refineLive tells pending from running for a live job: running once a
+// worker has started its run step, and still running while the result is
+// persisted after it.
+func (s *Service) refineLive(ctx context.Context, job *Job, desc *workflowservice.DescribeWorkflowExecutionResponse) {
+	for _, pa := range desc.GetPendingActivities() {
+		if pa.GetActivityType().GetName() != workflows.RunTaskActivity {
+			continue
+		}
+		if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED {
+			job.Status = StatusRunning
+			if t := pa.GetLastStartedTime(); t != nil {
+				started := micro(t.AsTime())
+				job.StartedAt = &started
+				job.UpdatedAt = started
+			}
+		}
+		return
+	}
+	// No run step pending: it is either not scheduled yet (snapshot) or
+	// already done (persist). Only the history tells which.
+	iter := s.client.GetWorkflowHistory(ctx, job.ID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return
+		}
+		if attrs := ev.GetActivityTaskStartedEventAttributes(); attrs != nil {
+			started := micro(ev.GetEventTime().AsTime())
+			job.Status = StatusRunning
+			job.StartedAt = &started
+			job.UpdatedAt = started
+		}
+	}
+}
+
+// fillFromHistory reads what visibility does not keep from the job's
+// history: when its run step started, and why it failed.
+func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
+	iter := s.client.GetWorkflowHistory(ctx, job.ID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			s.logger.WarnContext(ctx, "read job history", "job_id", job.ID, "error", err)
+			return
+		}
+		if ev.GetActivityTaskStartedEventAttributes() != nil && job.StartedAt == nil {
+			started := micro(ev.GetEventTime().AsTime())
+			job.StartedAt = &started
+		}
+		if attrs := ev.GetWorkflowExecutionFailedEventAttributes(); attrs != nil {
+			setError(job, attrs.GetFailure().GetMessage(), failureTrace(attrs.GetFailure()))
+		}
+		if attrs := ev.GetWorkflowExecutionTerminatedEventAttributes(); attrs != nil {
+			msg := "terminated"
+			if r := attrs.GetReason(); r != "" {
+				msg += ": " + r
+			}
+			setError(job, msg, "")
+		}
+		if ev.GetWorkflowExecutionTimedOutEventAttributes() != nil {
+			setError(job, "timed out", "")
+		}
+	}
+}
+
+// Cancel asks a live job to stop. It returns once Temporal has recorded the
+// request; the job turns canceled when its command is dead.
+func (s *Service) Cancel(ctx context.Context, id string) error {
+	if err := s.client.CancelWorkflow(ctx, id, ""); err != nil {
+		return s.wrap(err, "cancel job %s", id)
+	}
+	return nil
+}
+
+// deleteWait bounds how long Delete waits for Temporal to forget a job.
+const deleteWait = 10 * time.Second
+
+// Delete cancels a live job, or removes a finished one from Temporal so it
+// no longer appears; it returns when the job is gone from reads and lists.
+// Its artifact stays.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	job, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !job.Terminal() {
+		return s.Cancel(ctx, id)
+	}
+	_, err = s.client.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace:         s.namespace,
+		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id},
+	})
+	if err != nil {
+		return s.wrap(err, "delete job %s", id)
+	}
+	// Deletion is asynchronous in Temporal; wait so that a read right after
+	// a 204 answers 404.
+	ctx, cancel := context.WithTimeout(ctx, deleteWait)
+	defer cancel()
+	return poll(ctx, 20*time.Millisecond, func() (bool, error) {
+		_, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			n, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+				Namespace: s.namespace,
+				Query:     fmt.Sprintf("WorkflowId = '%s'", id),
+			})
+			return err == nil && n.GetCount() == 0, nil
+		}
+		return false, nil
+	})
+}
+
+// poll calls check every interval until it reports done, fails, or ctx ends.
+func poll(ctx context.Context, interval time.Duration, check func() (bool, error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		done, err := check()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// wrap classifies a Temporal error: unknown executions become ErrNotFound,
+// an unreachable server ErrUnavailable.
+func (s *Service) wrap(err error, format string, args ...any) error {
+	var nf *serviceerror.NotFound
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	switch {
+	case errors.As(err, &nf):
+		return ErrNotFound
+	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w: %v", fmt.Sprintf(format, args...), ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+}
+
+func truncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	for len(string(r)) > n {
+		r = r[:len(r)-1]
+	}
+	return string(r)
+}

@@ -1,0 +1,108 @@
+package jobs
+
+import (
+	"strings"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/chaptask/chaptask/workflows"
+)
+
+// jobFromInfo builds the record Temporal's execution info describes. A live
+// job comes out pending; callers that need pending vs running refine it.
+func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
+	start := micro(info.GetStartTime().AsTime())
+	job := &Job{
+		ID:          info.GetExecution().GetWorkflowId(),
+		TaskID:      keyword(info.GetSearchAttributes(), workflows.SearchAttrTaskID),
+		SubmittedAt: start,
+		CreatedAt:   start,
+		UpdatedAt:   start,
+	}
+	memo := info.GetMemo().GetFields()
+	var artifactID, errMsg string
+	var startedAt time.Time
+	decode(memo[workflows.MemoArtifactID], &artifactID)
+	decode(memo[workflows.MemoError], &errMsg)
+	decode(memo[workflows.MemoStartedAt], &startedAt)
+	if !startedAt.IsZero() {
+		startedAt = micro(startedAt)
+		job.StartedAt = &startedAt
+	}
+	if artifactID != "" {
+		job.ArtifactID = &artifactID
+	}
+	if errMsg != "" {
+		job.Error = &errMsg
+	}
+	if ct := info.GetCloseTime(); ct != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		closed := micro(ct.AsTime())
+		job.FinishedAt = &closed
+		job.UpdatedAt = closed
+	}
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		job.Status = StatusPending
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		job.Status = StatusCompleted
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		job.Status = StatusCanceled
+	default: // failed, terminated, timed out, continued-as-new
+		job.Status = StatusFailed
+	}
+	return job
+}
+
+func decode(p *commonpb.Payload, v any) {
+	if p == nil {
+		return
+	}
+	// A memo we cannot read is treated as absent.
+	_ = converter.GetDefaultDataConverter().FromPayload(p, v)
+}
+
+func keyword(sa *commonpb.SearchAttributes, name string) string {
+	var s string
+	decode(sa.GetIndexedFields()[name], &s)
+	return s
+}
+
+func setError(job *Job, msg, trace string) {
+	job.Error = &msg
+	if trace != "" {
+		job.ErrorTraceback = &trace
+	}
+}
+
+// failureTrace renders a Temporal failure and its causes, innermost last,
+// with any stack traces they carry.
+func failureTrace(f *failurepb.Failure) string {
+	var b strings.Builder
+	for depth := 0; f != nil; depth++ {
+		if depth > 0 {
+			b.WriteString("caused by: ")
+		}
+		if typ := f.GetApplicationFailureInfo().GetType(); typ != "" {
+			b.WriteString(typ + ": ")
+		}
+		b.WriteString(f.GetMessage())
+		b.WriteByte('\n')
+		if st := strings.TrimSpace(f.GetStackTrace()); st != "" {
+			b.WriteString(st)
+			b.WriteByte('\n')
+		}
+		f = f.GetCause()
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// micro normalises a time to UTC microseconds, the precision visibility
+// stores, so a job's times read the same from every source.
+func micro(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,70 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+)
+
+// Watch intervals. A pending job's start is not a history event, so it is
+// polled, backing off; a running job waits on Temporal's long-poll for the
+// close event, but never longer than closeWaitSlice at a time: the server
+// misses a small share of long-poll wake-ups, and a missed one must cost a
+// slice, not the 20 s long-poll expiry.
+const (
+	pendingPollMin = 50 * time.Millisecond
+	pendingPollMax = 500 * time.Millisecond
+	closeWaitSlice = time.Second
+)
+
+// Watch calls emit with the job's record now and after every change, until
+// it has emitted a terminal record, ctx ends, or emit fails.
+func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) error {
+	var last []byte
+	pendingPoll := pendingPollMin
+	for {
+		job, err := s.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		cur, err := json.Marshal(job)
+		if err != nil {
+			return err
+		}
+		if string(cur) != string(last) {
+			if err := emit(job); err != nil {
+				return err
+			}
+			last = cur
+		}
+		if job.Terminal() {
+			return nil
+		}
+		if job.Status == StatusPending {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pendingPoll):
+			}
+			pendingPoll = min(2*pendingPoll, pendingPollMax)
+			continue
+		}
+		pendingPoll = pendingPollMin
+		s.waitClose(ctx, id, closeWaitSlice)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// waitClose returns when the job closes or after at most d.
+func (s *Service) waitClose(ctx context.Context, id string, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	iter := s.client.GetWorkflowHistory(ctx, id, "", true, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	if iter.HasNext() {
+		_, _ = iter.Next() // a timeout is the expected way out; the caller re-reads the job
+	}
+}
