@@ -1,0 +1,106 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/db/dbtest"
+)
+
+func TestPersistJobArtifactIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		jobID, taskID := db.NewID(), db.NewID()
+		first, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, db.JSON(`{"stdout":"a"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, db.JSON(`{"stdout":"b"}`))
+		if err != nil || again != first {
+			t.Fatalf("retry gave %q, %v; want the first artifact %q", again, err, first)
+		}
+		n, err := db.CountArtifacts(ctx, bdb, db.ArtifactFilter{TaskID: taskID})
+		if err != nil || n != 1 {
+			t.Fatalf("%d artifacts, %v", n, err)
+		}
+		ids, err := db.ArtifactIDsByJob(ctx, bdb, []string{jobID, db.NewID()})
+		if err != nil || len(ids) != 1 || ids[jobID] != first {
+			t.Errorf("ArtifactIDsByJob = %v, %v", ids, err)
+		}
+	})
+}
+
+func TestPersistStagedOutput(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		jobID, taskID := db.NewID(), db.NewID()
+		if _, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, nil); !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("nothing staged: err = %v", err)
+		}
+		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		// A retried run step replaces what the first attempt staged.
+		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":2}`)); err != nil {
+			t.Fatal(err)
+		}
+		id, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := db.GetArtifact(ctx, bdb, id)
+		if err != nil || string(a.Data) != `{"attempt": 2}` && string(a.Data) != `{"attempt":2}` {
+			t.Fatalf("artifact %s, %v", a.Data, err)
+		}
+		// The staged copy is gone, and persisting again is still idempotent.
+		if again, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, nil); err != nil || again != id {
+			t.Errorf("second persist = %q, %v", again, err)
+		}
+	})
+}
+
+func TestSeedAndOrphans(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2025, 10, 17, 10, 0, 0, 0, time.UTC)
+	tasks := []db.Task{
+		{ID: "01JCSEED0000000000000PYTH1", Command: "calculate_sum", TaskType: "python", Parameters: db.JSON(`{"a":10}`), Enabled: true, CreatedAt: at, UpdatedAt: at},
+		{ID: "01JCSEED0000000000000PYTH7", Command: "nonexistent_function", TaskType: "python", Enabled: true, CreatedAt: at, UpdatedAt: at},
+		{ID: "01JCSEED0000000000000PYTH9", Command: "gone_but_disabled", TaskType: "go", Enabled: false, CreatedAt: at, UpdatedAt: at},
+		{ID: "01JCSEED0000000000000PYTHA", Command: "echo not a function", TaskType: "shell", Enabled: true, CreatedAt: at, UpdatedAt: at},
+	}
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		if n, err := db.SeedTasks(ctx, bdb, tasks); err != nil || n != 4 {
+			t.Fatalf("seed = %d, %v", n, err)
+		}
+		if n, err := db.SeedTasks(ctx, bdb, tasks); err != nil || n != 0 {
+			t.Fatalf("second seed = %d, %v; want nothing on a non-empty database", n, err)
+		}
+		orphans, err := db.DisableOrphanTasks(ctx, bdb, func(name string) bool { return name == "calculate_sum" })
+		if err != nil || len(orphans) != 1 || orphans[0].ID != "01JCSEED0000000000000PYTH7" {
+			t.Fatalf("orphans = %v, %v", orphans, err)
+		}
+		got, err := db.GetTask(ctx, bdb, "01JCSEED0000000000000PYTH7")
+		if err != nil || got.Enabled {
+			t.Errorf("orphan after validation: %+v, %v", got, err)
+		}
+		if !got.CreatedAt.Equal(at) {
+			t.Errorf("created_at changed to %v", got.CreatedAt)
+		}
+		if shell, _ := db.GetTask(ctx, bdb, "01JCSEED0000000000000PYTHA"); !shell.Enabled {
+			t.Error("a shell task was disabled")
+		}
+	})
+}
+
+func TestMigrateTwice(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		if err := db.Migrate(context.Background(), bdb); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+	})
+}
