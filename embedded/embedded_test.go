@@ -312,7 +312,8 @@ func waitFor(t *testing.T, timeout time.Duration, check func() error) {
 	}
 }
 
-// checkIntegrity runs SQLite's integrity check on the database file.
+// checkIntegrity runs SQLite's integrity check on the database file and
+// checks that the server left it in WAL mode.
 func checkIntegrity(t *testing.T, path string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
@@ -326,6 +327,13 @@ func checkIntegrity(t *testing.T, path string) {
 	}
 	if result != "ok" {
 		t.Errorf("integrity check: %s", result)
+	}
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatalf("journal mode: %v", err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal mode = %q, want wal", mode)
 	}
 }
 

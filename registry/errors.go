@@ -10,21 +10,20 @@ import (
 	"strings"
 )
 
-// Error types produced by the registry itself. Functions name their own types
-// with NewError or Errorf.
+// Error types produced by the registry itself, as found in Error.Type.
+// Functions name their own types with NewError or Errorf.
 const (
-	// TypeLookup is the Type of the error returned when calling a name that
-	// is not registered.
-	TypeLookup = "LookupError"
-	// TypeType is the Type of every parameter binding error (parameters not
-	// an object, unknown, missing or mistyped parameters) and of a result
-	// that cannot be marshalled to JSON.
-	TypeType = "TypeError"
-	// TypePanic is the Type of the error returned when a function panics.
-	TypePanic = "Panic"
-	// TypeError is the Type given to errors created with errors.New or with
-	// fmt.Errorf without %w, and to a NewError call with an empty type.
-	TypeError = "Error"
+	// LookupError is the type of the error for a name that is not registered.
+	LookupError = "LookupError"
+	// TypeError is the type of every parameter binding error (parameters
+	// not an object, unknown, missing or mistyped parameters) and of a
+	// result that cannot be marshalled to JSON.
+	TypeError = "TypeError"
+	// Panic is the type of the error for a function that panicked.
+	Panic = "Panic"
+	// PlainError is the type of errors created with errors.New or with
+	// fmt.Errorf without %w, and of a NewError call with an empty type.
+	PlainError = "Error"
 )
 
 // Error is a function failure in the shape chapkit stores in artifacts:
@@ -73,7 +72,7 @@ func Errorf(typ, format string, args ...any) error {
 
 func typeOrDefault(typ string) string {
 	if typ == "" {
-		return TypeError
+		return PlainError
 	}
 	return typ
 }
@@ -157,7 +156,7 @@ func typeName(err error) string {
 	}
 	name := reflect.TypeOf(err).String()
 	if name == "*errors.errorString" {
-		return TypeError
+		return PlainError
 	}
 	return strings.TrimPrefix(name, "*")
 }
@@ -197,8 +196,8 @@ func fromPanic(function, goName string, value any, stack []byte) *Error {
 	if len(stack) > 0 && stack[len(stack)-1] != '\n' {
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "%s: %s\n", TypePanic, message)
-	return &Error{Type: TypePanic, Message: message, Traceback: b.String()}
+	fmt.Fprintf(&b, "%s: %s\n", Panic, message)
+	return &Error{Type: Panic, Message: message, Traceback: b.String()}
 }
 
 func writeHeader(b *strings.Builder, function, goName string) {

@@ -372,8 +372,7 @@ func plural(word string, n int) string {
 }
 
 // checkNames reports parameters the function does not take and required
-// parameters that are absent. fields is nil for a function without
-// parameters.
+// parameters that are absent. p is nil for a function without parameters.
 func checkNames(obj map[string]json.RawMessage, p *paramsPlan) error {
 	var unknown []string
 	for name := range obj {

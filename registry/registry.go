@@ -47,8 +47,8 @@ type Registry struct {
 type Option func(*Registry)
 
 // WithLogger sets the logger injected into functions that take a
-// *slog.Logger when the caller of Call passes none. Without it they get
-// slog.Default() as of the call.
+// *slog.Logger when neither the caller of Call nor Provide gave one.
+// Without it they get slog.Default() as of the call.
 func WithLogger(logger *slog.Logger) Option {
 	return func(r *Registry) { r.logger = logger }
 }
@@ -376,7 +376,7 @@ type Result struct {
 // (unknown, missing or mistyped), and for a result that cannot be marshalled
 // to JSON; Panic when the function panics; for an error the function
 // returns, the type chosen with NewError or Errorf, else a name derived from
-// the error's Go type (see NewError).
+// the error's Go type (see the package documentation).
 //
 // Call is safe for concurrent use. The function runs on the calling
 // goroutine with ctx; Call waits for it to return even if ctx is cancelled.
@@ -385,18 +385,28 @@ func (r *Registry) Call(ctx context.Context, name string, params json.RawMessage
 	f := r.functions[name]
 	if f == nil {
 		r.mu.RUnlock()
-		return Result{Err: newError(name, "", TypeLookup, fmt.Sprintf("function '%s' is not registered", name))}
+		return Result{Err: newError(name, "", LookupError, fmt.Sprintf("function '%s' is not registered", name))}
 	}
 	args, err := r.bind(ctx, f, params, values)
 	r.mu.RUnlock()
+	if e, ok := err.(*Error); ok {
+		return Result{Err: e}
+	}
 	if err != nil {
-		return Result{Err: newError(f.name, f.goName, TypeType, err.Error())}
+		return Result{Err: newError(f.name, f.goName, TypeError, err.Error())}
 	}
 	return invoke(f, args)
 }
 
-// bind builds the argument list for one call. The caller holds r.mu.
-func (r *Registry) bind(ctx context.Context, f *function, params json.RawMessage, values []any) ([]reflect.Value, error) {
+// bind builds the argument list for one call. The caller holds r.mu. A
+// panic while binding, which only a parameter type's own UnmarshalJSON or
+// UnmarshalText can cause, is returned as a Panic error.
+func (r *Registry) bind(ctx context.Context, f *function, params json.RawMessage, values []any) (args []reflect.Value, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			args, err = nil, fromPanic(f.name, f.goName, v, debug.Stack())
+		}
+	}()
 	obj, err := decodeObject(params)
 	if err != nil {
 		return nil, err
@@ -412,7 +422,7 @@ func (r *Registry) bind(ctx context.Context, f *function, params json.RawMessage
 		}
 		perCall = append(perCall, rv)
 	}
-	args := make([]reflect.Value, len(f.args))
+	args = make([]reflect.Value, len(f.args))
 	for i, a := range f.args {
 		switch a.kind {
 		case argContext:
@@ -477,7 +487,7 @@ func invoke(f *function, args []reflect.Value) (res Result) {
 	data, err := marshalResult(value)
 	if err != nil {
 		msg := "result is not JSON-serialisable: " + strings.TrimPrefix(err.Error(), "json: ")
-		return Result{Err: newError(f.name, f.goName, TypeType, msg)}
+		return Result{Err: newError(f.name, f.goName, TypeError, msg)}
 	}
 	return Result{Value: data}
 }

@@ -603,3 +603,90 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+type hiddenBase struct {
+	Hidden string `json:"hidden"`
+}
+
+type PtrBase struct {
+	Level int `json:"level" default:"3"`
+}
+
+func TestCallEmbeddedStructs(t *testing.T) {
+	type params struct {
+		hiddenBase
+		*PtrBase
+		Own string `json:"own,omitempty"`
+	}
+	r := registry.New()
+	mustRegister(t, r, "embedded", func(p params) (string, error) {
+		if p.PtrBase == nil {
+			return p.Hidden + "/nil", nil
+		}
+		return fmt.Sprintf("%s/%d", p.Hidden, p.Level), nil
+	})
+	wantValue(t, r.Call(t.Context(), "embedded", json.RawMessage(`{"hidden":"h","level":7}`)), `"h/7"`)
+	wantValue(t, r.Call(t.Context(), "embedded", json.RawMessage(`{"hidden":"h"}`)), `"h/3"`)
+	wantError(t, r.Call(t.Context(), "embedded", json.RawMessage(`{}`)), "TypeError", "missing required parameter 'hidden'")
+	got, _ := json.Marshal(r.Functions()[0].Parameters)
+	if want := `{"type":"object","properties":{"hidden":{"type":"string"},"level":{"type":"integer","default":3},"own":{"type":"string","default":""}},"required":["hidden"],"additionalProperties":false}`; string(got) != want {
+		t.Errorf("schema = %s", got)
+	}
+
+	type hiddenPtr struct{ X int }
+	err := r.Register("unexported_pointer", func(struct{ *hiddenPtr }) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "embedded pointer to unexported struct type is not supported") {
+		t.Errorf("Register = %v", err)
+	}
+}
+
+// explosive panics when decoded, as a buggy UnmarshalJSON might.
+type explosive struct{}
+
+func (*explosive) UnmarshalJSON([]byte) error { panic("decoder exploded") }
+
+// picky refuses every value with its own error.
+type picky struct{}
+
+func (*picky) UnmarshalJSON([]byte) error { return errors.New("picky says no") }
+
+func TestCallCustomDecoders(t *testing.T) {
+	r := registry.New()
+	mustRegister(t, r, "explosive", func(struct {
+		E explosive `json:"e"`
+	}) error {
+		return nil
+	})
+	mustRegister(t, r, "picky", func(struct {
+		P picky `json:"p"`
+	}) error {
+		return nil
+	})
+	wantError(t, r.Call(t.Context(), "explosive", json.RawMessage(`{"e":1}`)), "Panic", "decoder exploded")
+	wantError(t, r.Call(t.Context(), "picky", json.RawMessage(`{"p":1}`)), "TypeError", "parameter 'p': picky says no")
+}
+
+func FuzzCall(f *testing.F) {
+	for _, seed := range []string{
+		``, `null`, `{}`, `[]`, `"x"`, `1`, `{"a":1,"name":"x"}`, `{"a":1.5}`, `{"a":1,"name":"x","inner":{"x":[]}}`,
+		`{"a":1,"name":"x","items":[1,{}],"meta":{"k":[[[]]]},"raw":{"r":1},"small":-129}`, `{"a":`, "{\"\xff\":1}",
+	} {
+		f.Add([]byte(seed))
+	}
+	r := registry.New()
+	if err := r.Register("echo", func(p bindParams) bindParams { return p }); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, params []byte) {
+		res := r.Call(t.Context(), "echo", params)
+		if (res.Err == nil) == (res.Value == nil) {
+			t.Fatalf("want exactly one of Value and Err, got %s and %+v", res.Value, res.Err)
+		}
+		if res.Err != nil && res.Err.Type != "TypeError" {
+			t.Fatalf("unexpected error type %s: %s", res.Err.Type, res.Err.Message)
+		}
+		if res.Value != nil && !json.Valid(res.Value) {
+			t.Fatalf("invalid result JSON %s", res.Value)
+		}
+	})
+}

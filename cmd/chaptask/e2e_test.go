@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -33,6 +34,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("status filters and pages", func(t *testing.T) { testStatusFilters(t, s) })
 			t.Run("delete finished job", func(t *testing.T) { testDeleteFinished(t, s) })
 			t.Run("functions listing", func(t *testing.T) { testFunctionsListing(t, s) })
+			t.Run("large output", func(t *testing.T) { testLargeOutput(t, s) })
 		})
 	}
 }
@@ -420,6 +422,66 @@ func TestRestart(t *testing.T) {
 				t.Errorf("artifact: %v", list[0])
 			}
 			s.want(t, s.do(t, "GET", "/api/v1/tasks/"+taskID, nil), 200)
+		})
+	}
+}
+
+// testLargeOutput runs a command printing 10 MB: the artifact keeps head and
+// tail with the truncation flags, and nothing that large crosses Temporal.
+func testLargeOutput(t *testing.T, s *service) {
+	const size = 10_000_000
+	data := s.runTask(t, s.createTask(t, map[string]any{
+		"command": "head -c 10000000 /dev/zero | tr '\\0' a; echo tail-marker >&2",
+	}))
+	stdout := data["stdout"].(string)
+	if data["stdout_truncated"] != true || data["stdout_bytes"] != float64(size) {
+		t.Errorf("truncation flags: %v %v", data["stdout_truncated"], data["stdout_bytes"])
+	}
+	if len(stdout) < 4<<20 || len(stdout) > 4<<20+100 || !strings.HasPrefix(stdout, "aaaa") || !strings.HasSuffix(stdout, "aaaa") {
+		t.Errorf("stdout kept %d bytes", len(stdout))
+	}
+	if data["stderr"] != "tail-marker\n" || data["stderr_truncated"] != nil {
+		t.Errorf("stderr: %v", data["stderr"])
+	}
+}
+
+// TestRoles runs the API and the worker as separate processes against one
+// Temporal server and one database, with one job at a time per worker.
+func TestRoles(t *testing.T) {
+	for _, dialect := range dbtest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			frontend := startService(t, newEnv(t, dialect), "-role=all", "-max-concurrency=1")
+			shared := func(role string) map[string]string {
+				env := maps.Clone(frontend.env)
+				env["TEMPORAL_ADDRESS"] = frontend.temporalAddr
+				env["CHAPTASK_TASK_QUEUE"] = "roles"
+				env["CHAPTASK_ROLE"] = role
+				env["CHAPTASK_MAX_CONCURRENCY"] = "1"
+				return env
+			}
+			workerEnv := shared("worker")
+			workerEnv["CHAPTASK_LOG_LEVEL"] = "info" // startWorker waits for "worker started"
+			worker := &service{t: t, env: workerEnv}
+			worker.startWorker()
+			t.Cleanup(worker.stop)
+			apiOnly := startService(t, shared("api"))
+
+			taskID := apiOnly.createTask(t, map[string]any{"command": "sleep 1; echo from the worker"})
+			first := apiOnly.execute(t, taskID)
+			apiOnly.waitStatus(t, first, "running")
+			second := apiOnly.execute(t, taskID)
+			// One run slot: the second job waits as pending.
+			if j := apiOnly.job(t, second); j.Status != "pending" {
+				if j2 := apiOnly.job(t, first); j2.Status == "running" {
+					t.Errorf("second job is %s while the first runs, want pending", j.Status)
+				}
+			}
+			for _, id := range []string{first, second} {
+				j := apiOnly.waitStatus(t, id, "completed", "failed", "canceled")
+				if j.Status != "completed" {
+					t.Fatalf("job %s: %+v", id, j)
+				}
+			}
 		})
 	}
 }

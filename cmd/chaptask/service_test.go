@@ -85,6 +85,41 @@ func (s *service) start() {
 	s.t.Fatalf("service did not start: %v", sc.Err())
 }
 
+// startWorker runs a worker-only service, which never serves HTTP; it is
+// ready once its Temporal worker has started.
+func (s *service) startWorker() {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan error, 1)
+	ready := make(chan struct{})
+	logs := &lineWatcher{t: s.t, match: "worker started", found: ready}
+	go func() {
+		s.done <- run(ctx, []string{"chaptask"}, func(k string) string { return s.env[k] }, io.Discard, logs)
+	}()
+	select {
+	case <-ready:
+	case err := <-s.done:
+		s.t.Fatalf("worker exited: %v", err)
+	}
+}
+
+// lineWatcher logs what it is written and closes found at the first write
+// containing match.
+type lineWatcher struct {
+	t     *testing.T
+	match string
+	found chan struct{}
+	once  sync.Once
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	if strings.Contains(string(p), w.match) {
+		w.once.Do(func() { close(w.found) })
+	}
+	return len(p), nil
+}
+
 func (s *service) stop() {
 	if s.cancel == nil {
 		return
