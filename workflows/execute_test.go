@@ -49,7 +49,10 @@ func okSteps() steps {
 func TestExecuteTaskCompletes(t *testing.T) {
 	s := okSteps()
 	var persisted PersistInput
-	s.persist = func(in PersistInput) (PersistOutput, error) { persisted = in; return PersistOutput{ArtifactID: "01ART"}, nil }
+	s.persist = func(in PersistInput) (PersistOutput, error) {
+		persisted = in
+		return PersistOutput{ArtifactID: "01ART"}, nil
+	}
 	env := newEnv(t, s)
 	env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID})
 	if err := env.GetWorkflowError(); err != nil {
