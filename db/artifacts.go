@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -78,27 +79,30 @@ func ArtifactChildren(ctx context.Context, idb bun.IDB, parentIDs []string) ([]A
 	return children, nil
 }
 
-// ArtifactIDsByJob maps each job id that has an execution artifact to that
-// artifact's id.
-func ArtifactIDsByJob(ctx context.Context, idb bun.IDB, jobIDs []string) (map[string]string, error) {
-	ids := make(map[string]string, len(jobIDs))
+// JobArtifact is what a job record shows of its execution artifact.
+type JobArtifact struct {
+	ID        string     `bun:"id"`
+	JobID     string     `bun:"job_id"`
+	StartedAt *time.Time `bun:"started_at"`
+}
+
+// JobArtifacts maps each job id that has an execution artifact to it.
+func JobArtifacts(ctx context.Context, idb bun.IDB, jobIDs []string) (map[string]JobArtifact, error) {
+	found := make(map[string]JobArtifact, len(jobIDs))
 	if len(jobIDs) == 0 {
-		return ids, nil
+		return found, nil
 	}
-	var rows []struct {
-		ID    string `bun:"id"`
-		JobID string `bun:"job_id"`
-	}
-	err := idb.NewSelect().Table("artifacts").Column("id", "job_id").
+	var rows []JobArtifact
+	err := idb.NewSelect().Table("artifacts").Column("id", "job_id", "started_at").
 		Where("job_id IN (?)", bun.In(jobIDs)).
 		Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("find job artifacts: %w", err)
 	}
 	for _, r := range rows {
-		ids[r.JobID] = r.ID
+		found[r.JobID] = r
 	}
-	return ids, nil
+	return found, nil
 }
 
 // Get returns the artifact with the given id, or ErrNotFound.

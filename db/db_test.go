@@ -16,11 +16,11 @@ func TestPersistJobArtifactIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		jobID, taskID := db.NewID(), db.NewID()
-		first, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, db.JSON(`{"stdout":"a"}`))
+		first, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, db.JSON(`{"stdout":"b"}`))
+		again, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"b"}`)})
 		if err != nil || again != first {
 			t.Fatalf("retry gave %q, %v; want the first artifact %q", again, err, first)
 		}
@@ -28,9 +28,9 @@ func TestPersistJobArtifactIsIdempotent(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("%d artifacts, %v", n, err)
 		}
-		ids, err := db.ArtifactIDsByJob(ctx, bdb, []string{jobID, db.NewID()})
-		if err != nil || len(ids) != 1 || ids[jobID] != first {
-			t.Errorf("ArtifactIDsByJob = %v, %v", ids, err)
+		found, err := db.JobArtifacts(ctx, bdb, []string{jobID, db.NewID()})
+		if err != nil || len(found) != 1 || found[jobID].ID != first || found[jobID].StartedAt == nil {
+			t.Errorf("JobArtifacts = %v, %v", found, err)
 		}
 	})
 }
@@ -39,7 +39,7 @@ func TestPersistStagedOutput(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		jobID, taskID := db.NewID(), db.NewID()
-		if _, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, nil); !errors.Is(err, db.ErrNotFound) {
+		if _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); !errors.Is(err, db.ErrNotFound) {
 			t.Fatalf("nothing staged: err = %v", err)
 		}
 		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":1}`)); err != nil {
@@ -49,7 +49,7 @@ func TestPersistStagedOutput(t *testing.T) {
 		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":2}`)); err != nil {
 			t.Fatal(err)
 		}
-		id, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, nil)
+		id, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestPersistStagedOutput(t *testing.T) {
 			t.Fatalf("artifact %s, %v", a.Data, err)
 		}
 		// The staged copy is gone, and persisting again is still idempotent.
-		if again, err := db.PersistJobArtifact(ctx, bdb, jobID, taskID, nil); err != nil || again != id {
+		if again, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); err != nil || again != id {
 			t.Errorf("second persist = %q, %v", again, err)
 		}
 	})

@@ -35,18 +35,28 @@ func StageJobOutput(ctx context.Context, idb bun.IDB, jobID string, data JSON) e
 	return nil
 }
 
+// Execution is a finished run of a job, to be stored as its artifact.
+type Execution struct {
+	JobID     string
+	TaskID    string
+	StartedAt time.Time
+	// Data is the artifact data; nil means "take the staged output".
+	Data JSON
+}
+
 // PersistJobArtifact stores the execution artifact of a job exactly once and
-// returns its id. data nil means "take the staged output". Calling it again
-// for the same job returns the artifact stored the first time.
-func PersistJobArtifact(ctx context.Context, db *bun.DB, jobID, taskID string, data JSON) (string, error) {
+// returns its id. Calling it again for the same job returns the artifact
+// stored the first time.
+func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (string, error) {
+	jobID, taskID, data := e.JobID, e.TaskID, e.Data
 	var artifactID string
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		existing, err := ArtifactIDsByJob(ctx, tx, []string{jobID})
+		existing, err := JobArtifacts(ctx, tx, []string{jobID})
 		if err != nil {
 			return err
 		}
-		if id, ok := existing[jobID]; ok {
-			artifactID = id
+		if found, ok := existing[jobID]; ok {
+			artifactID = found.ID
 			return nil
 		}
 		if data == nil {
@@ -57,7 +67,8 @@ func PersistJobArtifact(ctx context.Context, db *bun.DB, jobID, taskID string, d
 			data = staged.Data
 		}
 		now := Now()
-		a := &Artifact{ID: NewID(), Level: 0, Data: data, JobID: &jobID, TaskID: &taskID, CreatedAt: now, UpdatedAt: now}
+		started := e.StartedAt.UTC().Truncate(time.Microsecond)
+		a := &Artifact{ID: NewID(), Level: 0, Data: data, JobID: &jobID, TaskID: &taskID, StartedAt: &started, CreatedAt: now, UpdatedAt: now}
 		if err := CreateArtifact(ctx, tx, a); err != nil {
 			return err
 		}

@@ -71,19 +71,22 @@ type Task struct {
 	UpdatedAt  time.Time `bun:"updated_at,notnull"`
 }
 
-// Artifact is an immutable result record. JobID and TaskID are set on
-// execution artifacts so that a job's or a task's artifacts are found by index.
+// Artifact is an immutable result record. JobID, TaskID and StartedAt are
+// set on execution artifacts so that a job's or a task's artifacts are found
+// by index, and job records need nothing else.
 type Artifact struct {
 	bun.BaseModel `bun:"table:artifacts"`
 
-	ID        string    `bun:"id,pk"`
-	ParentID  *string   `bun:"parent_id"`
-	Level     int       `bun:"level,notnull"`
-	Data      JSON      `bun:"data,notnull"`
-	JobID     *string   `bun:"job_id"`
-	TaskID    *string   `bun:"task_id"`
-	CreatedAt time.Time `bun:"created_at,notnull"`
-	UpdatedAt time.Time `bun:"updated_at,notnull"`
+	ID       string  `bun:"id,pk"`
+	ParentID *string `bun:"parent_id"`
+	Level    int     `bun:"level,notnull"`
+	Data     JSON    `bun:"data,notnull"`
+	JobID    *string `bun:"job_id"`
+	TaskID   *string `bun:"task_id"`
+	// StartedAt is when the job's run step started, for job records.
+	StartedAt *time.Time `bun:"started_at"`
+	CreatedAt time.Time  `bun:"created_at,notnull"`
+	UpdatedAt time.Time  `bun:"updated_at,notnull"`
 }
 
 // ArtifactStore gives registered functions access to artifacts: they may

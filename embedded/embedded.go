@@ -13,13 +13,18 @@ import (
 	"time"
 
 	enums "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/temporal"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
+
+// DefaultRetention keeps closed workflows for 30 days.
+const DefaultRetention = 30 * 24 * time.Hour
 
 const (
 	defaultFrontendAddr = "127.0.0.1:7233"
@@ -47,6 +52,9 @@ type Config struct {
 	// SearchAttributes are custom search attributes registered on Namespace
 	// on start; attributes that already exist with the same type are left alone.
 	SearchAttributes map[string]enums.IndexedValueType
+	// Retention is how long closed workflows are kept before Temporal deletes
+	// them; 0 means DefaultRetention. It is applied on every start.
+	Retention time.Duration
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// LogLevel is the lowest level of server logs passed to Logger; nil means
@@ -78,6 +86,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = defaultNamespace
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
 	}
 	if cfg.LogLevel == nil {
 		cfg.LogLevel = slog.LevelWarn
@@ -128,7 +139,7 @@ func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, fron
 	}
 	s.frontendAddr = p.frontend.dialAddr()
 
-	if err := createNamespace(sqlCfg, clusterName, cfg.Namespace, cfg.SearchAttributes); err != nil {
+	if err := createNamespace(sqlCfg, clusterName, cfg.Namespace, cfg.Retention, cfg.SearchAttributes); err != nil {
 		return err
 	}
 	srvLogger := serverLogger{sl: s.logger}
@@ -156,6 +167,9 @@ func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, fron
 	if err := registerSearchAttributes(ctx, c, cfg.Namespace, cfg.SearchAttributes); err != nil {
 		return err
 	}
+	if err := applyRetention(ctx, c, cfg.Namespace, cfg.Retention); err != nil {
+		return err
+	}
 
 	if cfg.UIAddr != "" {
 		ui, err := startUI(ctx, cfg.UIAddr, s.frontendAddr, cfg.Namespace)
@@ -163,6 +177,26 @@ func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, fron
 			return fmt.Errorf("web UI: %w", err)
 		}
 		s.ui = ui
+	}
+	return nil
+}
+
+// applyRetention sets the namespace's retention when an existing namespace
+// has another one (a new namespace is created with it).
+func applyRetention(ctx context.Context, c client.Client, namespace string, retention time.Duration) error {
+	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("describe namespace %s: %w", namespace, err)
+	}
+	if desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() == retention {
+		return nil
+	}
+	_, err = c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: namespace,
+		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(retention)},
+	})
+	if err != nil {
+		return fmt.Errorf("set retention of namespace %s: %w", namespace, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -221,15 +222,22 @@ func TestRestartKeepsWorkflows(t *testing.T) {
 		t.Fatalf("database file: %v", err)
 	}
 
+	// The namespace exists now: a search attribute added to the config goes
+	// through the operator API and must be usable when Start returns.
+	cfg.SearchAttributes = maps.Clone(searchAttributes)
+	cfg.SearchAttributes["ChaptaskExtra"] = enums.INDEXED_VALUE_TYPE_KEYWORD
 	began = time.Now()
 	second, err := embedded.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Start again: %v", err)
 	}
-	t.Logf("Start (existing file) took %v", time.Since(began))
+	t.Logf("Start (existing file, one new search attribute) took %v", time.Since(began))
 	t.Cleanup(func() { stop(t, second) })
 
 	c = dial(t, second)
+	if _, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ChaptaskExtra = 'y'"}); err != nil {
+		t.Errorf("query with the new search attribute: %v", err)
+	}
 	w = startWorker(t, c)
 	if err := c.SignalWorkflow(ctx, "blocked", "", "go", "after"); err != nil {
 		t.Fatalf("SignalWorkflow: %v", err)

@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/server/common/config"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/searchattribute/sadefs"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	// The sqlite plugin registers this driver too; importing it here documents
 	// that checkpoint opens its own connection through it.
@@ -76,11 +78,12 @@ func sqliteConfig(dataDir string) (*config.SQL, string, error) {
 // into its namespace cache at startup instead of discovering it on a later
 // cache refresh. It does nothing if the namespace exists; search attributes
 // of an existing namespace are reconciled through the operator API later.
-func createNamespace(cfg *config.SQL, clusterName, namespace string, searchAttrs map[string]enums.IndexedValueType) error {
+func createNamespace(cfg *config.SQL, clusterName, namespace string, retention time.Duration, searchAttrs map[string]enums.IndexedValueType) error {
 	nsCfg, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, searchAttrs)
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", namespace, err)
 	}
+	nsCfg.Detail.Config.Retention = durationpb.New(retention)
 	if err := sqliteschema.CreateNamespaces(cfg, nsCfg); err != nil {
 		return fmt.Errorf("namespace %s: %w", namespace, err)
 	}

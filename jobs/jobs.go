@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -16,6 +17,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/workflows"
@@ -61,20 +64,22 @@ func (j *Job) Terminal() bool {
 	return j.Status == StatusCompleted || j.Status == StatusFailed || j.Status == StatusCanceled
 }
 
-// Service talks to Temporal on behalf of the API.
+// Service talks to Temporal on behalf of the API. It reads the artifacts
+// table for what a finished job produced.
 type Service struct {
 	client    client.Client
+	db        bun.IDB
 	namespace string
 	taskQueue string
 	logger    *slog.Logger
 }
 
 // New returns a Service submitting jobs to taskQueue.
-func New(c client.Client, namespace, taskQueue string, logger *slog.Logger) *Service {
+func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{client: c, namespace: namespace, taskQueue: taskQueue, logger: logger}
+	return &Service{client: c, db: bdb, namespace: namespace, taskQueue: taskQueue, logger: logger}
 }
 
 // maxSearchAttrLen keeps the command search attribute inside the keyword
@@ -123,9 +128,10 @@ func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	job := jobFromInfo(info)
 	if job.Status == StatusPending {
 		s.refineLive(ctx, job, desc)
+		return job, nil
 	}
-	if (job.Status == StatusFailed && job.ErrorTraceback == nil) || (job.Status == StatusCanceled && job.StartedAt == nil) {
-		s.fillFromHistory(ctx, job)
+	if err := s.complete(ctx, []*Job{job}); err != nil {
+		return nil, err
 	}
 	return job, nil
 }
@@ -294,4 +300,51 @@ func truncateRunes(s string, n int) string {
 		r = r[:len(r)-1]
 	}
 	return string(r)
+}
+
+// complete fills in what visibility does not hold for closed jobs: the
+// artifact and run start of completed jobs (one query for all of them), and
+// the run start and failure of failed and canceled jobs (from history).
+func (s *Service) complete(ctx context.Context, jobs []*Job) error {
+	var completed []string
+	for _, j := range jobs {
+		if j.Status == StatusCompleted {
+			completed = append(completed, j.ID)
+		}
+	}
+	found, err := db.JobArtifacts(ctx, s.db, completed)
+	if err != nil {
+		return fmt.Errorf("read job artifacts: %w", err)
+	}
+	for _, j := range jobs {
+		if a, ok := found[j.ID]; ok {
+			j.ArtifactID = &a.ID
+			if a.StartedAt != nil {
+				started := micro(*a.StartedAt)
+				j.StartedAt = &started
+			}
+		}
+	}
+	s.each(jobs, func(j *Job) bool { return j.Status == StatusFailed || j.Status == StatusCanceled }, func(j *Job) {
+		s.fillFromHistory(ctx, j)
+	})
+	return nil
+}
+
+// each runs fn, a few at a time, on the jobs that match.
+func (s *Service) each(jobs []*Job, match func(*Job) bool, fn func(*Job)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, describeParallelism)
+	for _, j := range jobs {
+		if !match(j) {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(j)
+		}()
+	}
+	wg.Wait()
 }

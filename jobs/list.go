@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"sync"
 
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -49,7 +48,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	s.refineAll(ctx, jobs)
+	if err := s.refineAll(ctx, jobs); err != nil {
+		return nil, 0, err
+	}
 
 	if live {
 		kept := jobs[:0]
@@ -101,25 +102,26 @@ func (s *Service) listQuery(ctx context.Context, query string, limit int) ([]Job
 	return jobs, nil
 }
 
-// refineAll tells pending from running for the live jobs in jobs.
-func (s *Service) refineAll(ctx context.Context, jobs []Job) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, describeParallelism)
+// refineAll completes every job of a list: live ones are described to tell
+// pending from running, closed ones get their artifact or failure.
+func (s *Service) refineAll(ctx context.Context, jobs []Job) error {
+	var live, closed []*Job
 	for i := range jobs {
-		if jobs[i].Status != StatusPending {
-			continue
+		if jobs[i].Status == StatusPending {
+			live = append(live, &jobs[i])
+		} else {
+			closed = append(closed, &jobs[i])
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(j *Job) {
-			defer func() { <-sem; wg.Done() }()
-			fresh, err := s.Get(ctx, j.ID)
-			if err == nil {
-				*j = *fresh
-			}
-		}(&jobs[i])
 	}
-	wg.Wait()
+	if err := s.complete(ctx, closed); err != nil {
+		return err
+	}
+	s.each(live, func(*Job) bool { return true }, func(j *Job) {
+		if fresh, err := s.Get(ctx, j.ID); err == nil {
+			*j = *fresh
+		}
+	})
+	return nil
 }
 
 func pageOf(jobs []Job, page, size int) []Job {

@@ -14,7 +14,8 @@ import (
 )
 
 // jobFromInfo builds the record Temporal's execution info describes. A live
-// job comes out pending; callers that need pending vs running refine it.
+// job comes out pending, and nothing is known yet of its run step, its
+// artifact or its failure: Service.complete fills those in.
 func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 	start := micro(info.GetStartTime().AsTime())
 	job := &Job{
@@ -23,22 +24,6 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 		SubmittedAt: start,
 		CreatedAt:   start,
 		UpdatedAt:   start,
-	}
-	memo := info.GetMemo().GetFields()
-	var artifactID, errMsg string
-	var startedAt time.Time
-	decode(memo[workflows.MemoArtifactID], &artifactID)
-	decode(memo[workflows.MemoError], &errMsg)
-	decode(memo[workflows.MemoStartedAt], &startedAt)
-	if !startedAt.IsZero() {
-		startedAt = micro(startedAt)
-		job.StartedAt = &startedAt
-	}
-	if artifactID != "" {
-		job.ArtifactID = &artifactID
-	}
-	if errMsg != "" {
-		job.Error = &errMsg
 	}
 	if ct := info.GetCloseTime(); ct != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		closed := micro(ct.AsTime())
@@ -58,17 +43,14 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 	return job
 }
 
-func decode(p *commonpb.Payload, v any) {
-	if p == nil {
-		return
-	}
-	// A memo we cannot read is treated as absent.
-	_ = converter.GetDefaultDataConverter().FromPayload(p, v)
-}
-
+// keyword reads a Keyword search attribute; one that cannot be read is empty.
 func keyword(sa *commonpb.SearchAttributes, name string) string {
+	p := sa.GetIndexedFields()[name]
+	if p == nil {
+		return ""
+	}
 	var s string
-	decode(sa.GetIndexedFields()[name], &s)
+	_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
 	return s
 }
 

@@ -36,7 +36,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	var task TaskSnapshot
 	err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput(in)).Get(lctx, &task)
 	if err != nil {
-		return fail(ctx, err, "snapshot task %s", in.TaskID)
+		return fail(err, "snapshot task %s", in.TaskID)
 	}
 
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -56,7 +56,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	var out RunOutput
 	err = workflow.ExecuteActivity(actx, RunTaskActivity, RunInput{JobID: jobID, Task: task}).Get(actx, &out)
 	if err != nil {
-		return fail(ctx, err, "run task %s", task.ID)
+		return fail(err, "run task %s", task.ID)
 	}
 
 	// A cancel that arrives now is too late to stop anything: keep the work.
@@ -64,29 +64,24 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	var saved PersistOutput
 	err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, Output: out}).Get(pctx, &saved)
 	if err != nil {
-		return fail(ctx, err, "persist artifact")
+		return fail(err, "persist artifact")
 	}
 
-	if err := workflow.UpsertMemo(ctx, map[string]any{
-		MemoArtifactID: saved.ArtifactID,
-		MemoStartedAt:  out.StartedAt,
-	}); err != nil {
-		return ExecuteResult{}, err
-	}
 	return ExecuteResult{ArtifactID: saved.ArtifactID, StartedAt: out.StartedAt, FinishedAt: out.FinishedAt}, nil
 }
 
 // fail ends the job. Cancellation passes through untouched so the execution
-// closes as canceled; anything else is recorded in the memo, where job lists
-// read it, and fails the workflow.
-func fail(ctx workflow.Context, err error, format string, args ...any) (ExecuteResult, error) {
+// closes as canceled; anything else fails the workflow with a message that
+// says which step failed and why.
+//
+// The workflow records nothing else (no memo or search attribute updates):
+// every such update is one more visibility write, the most expensive thing
+// an embedded server does per job.
+func fail(err error, format string, args ...any) (ExecuteResult, error) {
 	if temporal.IsCanceledError(err) {
 		return ExecuteResult{}, err
 	}
 	msg := fmt.Sprintf(format, args...) + ": " + failureMessage(err)
-	if memoErr := workflow.UpsertMemo(ctx, map[string]any{MemoError: msg}); memoErr != nil {
-		workflow.GetLogger(ctx).Error("record job error in memo", "error", memoErr)
-	}
 	return ExecuteResult{}, temporal.NewNonRetryableApplicationError(msg, jobFailedType, err)
 }
 

@@ -28,15 +28,6 @@ const (
 	SearchAttrCommand  = "ChaptaskCommand"
 )
 
-// Memo keys the workflow records when it ends, so job lists read results
-// from visibility without fetching each history.
-const (
-	MemoArtifactID     = "artifact_id"
-	MemoStartedAt      = "started_at"
-	MemoError          = "error"
-	MemoErrorTraceback = "error_traceback"
-)
-
 // Error types of application failures the workflow and activities raise.
 const (
 	ErrTypeTaskNotFound   = "TaskNotFound"

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Roles a process can play.
@@ -35,6 +36,8 @@ type config struct {
 	TaskQueue            string
 	MaxConcurrency       int
 	MaxOutputBytes       int64
+	PprofAddr            string
+	EmbeddedRetention    time.Duration
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -49,7 +52,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return fallback
 	}
 	var c config
-	var logLevel, seed, maxConc, maxOut string
+	var logLevel, seed, maxConc, maxOut, retention string
 	name := "chaptask"
 	if len(args) > 0 {
 		name = args[0]
@@ -67,9 +70,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.EmbeddedTemporalAddr, "embedded-temporal-addr", env("CHAPTASK_EMBEDDED_TEMPORAL_ADDR", "127.0.0.1:7233"), "gRPC address of the embedded Temporal server (CHAPTASK_EMBEDDED_TEMPORAL_ADDR)")
 	fs.StringVar(&c.EmbeddedUIAddr, "embedded-ui-addr", env("CHAPTASK_EMBEDDED_UI_ADDR", "127.0.0.1:8233"), "Temporal Web UI address of the embedded server; empty disables it (CHAPTASK_EMBEDDED_UI_ADDR)")
+	fs.StringVar(&retention, "embedded-retention", env("CHAPTASK_EMBEDDED_RETENTION", "720h"), "how long the embedded server keeps finished jobs (CHAPTASK_EMBEDDED_RETENTION)")
 	fs.StringVar(&c.TaskQueue, "task-queue", env("CHAPTASK_TASK_QUEUE", "chaptask"), "Temporal task queue of jobs (CHAPTASK_TASK_QUEUE)")
 	fs.StringVar(&maxConc, "max-concurrency", env("CHAPTASK_MAX_CONCURRENCY", strconv.Itoa(runtime.NumCPU())), "jobs run at once per worker (CHAPTASK_MAX_CONCURRENCY)")
 	fs.StringVar(&maxOut, "max-output-bytes", env("CHAPTASK_MAX_OUTPUT_BYTES", strconv.Itoa(4<<20)), "bytes of stdout and of stderr kept per job (CHAPTASK_MAX_OUTPUT_BYTES)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", env("CHAPTASK_PPROF_ADDR", ""), "serve net/http/pprof on this address for profiling; empty disables it (CHAPTASK_PPROF_ADDR)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}
@@ -96,6 +101,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.MaxOutputBytes, err = strconv.ParseInt(maxOut, 10, 64); err != nil || c.MaxOutputBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max output bytes %q: want an integer of at least 1024", maxOut))
+	}
+	if c.EmbeddedRetention, err = time.ParseDuration(retention); err != nil || c.EmbeddedRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("embedded retention %q: want a duration of at least 1h, e.g. 720h", retention))
 	}
 	if c.TemporalNamespace == "" {
 		errs = append(errs, errors.New("temporal namespace must not be empty"))

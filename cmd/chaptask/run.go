@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
 
@@ -42,6 +43,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, logger)
+	}
 
 	bdb, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
@@ -84,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	handler := api.NewServer(api.Config{
 		DB:       bdb,
-		Jobs:     jobs.New(tc, cfg.TemporalNamespace, cfg.TaskQueue, logger),
+		Jobs:     jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger),
 		Registry: reg,
 		Logger:   logger,
 		HealthChecks: []api.HealthCheck{{
@@ -113,6 +117,7 @@ func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdou
 			FrontendAddr:     cfg.EmbeddedTemporalAddr,
 			UIAddr:           uiAddr,
 			Namespace:        cfg.TemporalNamespace,
+			Retention:        cfg.EmbeddedRetention,
 			SearchAttributes: jobs.SearchAttributes,
 			Logger:           logger.With("component", "temporal-server"),
 		})
@@ -238,4 +243,17 @@ func serveHTTP(ctx context.Context, addr string, handler http.Handler, logger *s
 		return fmt.Errorf("shut down HTTP: %w", err)
 	}
 	return nil
+}
+
+// servePprof exposes the profiler on its own listener, never on the API's.
+func servePprof(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("serving pprof", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		logger.Error("pprof server stopped", "error", err)
+	}
 }
