@@ -12,6 +12,8 @@ import (
 type Filter struct {
 	// Status is one of Statuses, or "" for every job.
 	Status string
+	// TaskID, if set, selects the jobs of one task (a canonical ULID).
+	TaskID string
 	// Page and Size paginate (Page counts from 1); Size 0 lists everything.
 	Page, Size int
 }
@@ -26,6 +28,9 @@ const describeParallelism = 8
 // Temporal's SQL visibility orders live jobs first, then by finish time.
 func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	query := "WorkflowType = '" + workflows.ExecuteTaskWorkflow + "'"
+	if f.TaskID != "" {
+		query += " AND " + workflows.SearchAttrTaskID + " = '" + f.TaskID + "'"
+	}
 	switch f.Status {
 	case StatusCompleted:
 		query += " AND ExecutionStatus = 'Completed'"

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -227,6 +228,13 @@ func testConcurrentExecutions(t *testing.T, s *service) {
 	if len(list) != 10 {
 		t.Errorf("%d artifacts for 10 executions", len(list))
 	}
+	// The task id is a search attribute: the job list filters on it.
+	var jobsOfTask []job
+	eventually(t, 10*time.Second, 50*time.Millisecond, func() bool {
+		s.do(t, "GET", "/api/v1/jobs?task_id="+id, nil).decode(t, &jobsOfTask)
+		return len(jobsOfTask) == 10
+	}, func() string { return fmt.Sprintf("%d jobs listed for the task, want 10", len(jobsOfTask)) })
+	s.want(t, s.do(t, "GET", "/api/v1/jobs?task_id=nope", nil), 422)
 }
 
 func testStream(t *testing.T, s *service) {
