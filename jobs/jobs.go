@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -127,7 +128,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	}
 	job := jobFromInfo(info)
 	if job.Status == StatusPending {
-		s.refineLive(ctx, job, desc)
+		refineLive(job, desc)
 		return job, nil
 	}
 	if err := s.complete(ctx, []*Job{job}); err != nil {
@@ -139,7 +140,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 // refineLive tells pending from running for a live job: running once a
 // worker has started its run step, and still running while the result is
 // persisted after it.
-func (s *Service) refineLive(ctx context.Context, job *Job, desc *workflowservice.DescribeWorkflowExecutionResponse) {
+func refineLive(job *Job, desc *workflowservice.DescribeWorkflowExecutionResponse) {
 	for _, pa := range desc.GetPendingActivities() {
 		if pa.GetActivityType().GetName() != workflows.RunTaskActivity {
 			continue
@@ -155,21 +156,19 @@ func (s *Service) refineLive(ctx context.Context, job *Job, desc *workflowservic
 		return
 	}
 	// No run step pending: it is either not scheduled yet (snapshot) or
-	// already done (persist). Only the history tells which.
-	iter := s.client.GetWorkflowHistory(ctx, job.ID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			return
-		}
-		if attrs := ev.GetActivityTaskStartedEventAttributes(); attrs != nil {
-			started := micro(ev.GetEventTime().AsTime())
-			job.Status = StatusRunning
-			job.StartedAt = &started
-			job.UpdatedAt = started
-		}
+	// already done (persist). The history length tells them apart without
+	// reading the history: scheduling the run step ends the first workflow
+	// task (events 1-6), and finishing it adds at least two events more.
+	// Only a snapshot retried across many workflow tasks (a long database
+	// outage) can look like the second case.
+	if desc.GetWorkflowExecutionInfo().GetHistoryLength() > runScheduledHistoryLength {
+		job.Status = StatusRunning
 	}
 }
+
+// runScheduledHistoryLength is the history length once the first workflow
+// task has scheduled the run step.
+const runScheduledHistoryLength = 6
 
 // fillFromHistory reads what visibility does not keep from the job's
 // history: when its run step started, and why it failed.
@@ -291,15 +290,15 @@ func (s *Service) wrap(err error, format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
 
+// truncateRunes cuts s to at most n bytes without splitting a character.
 func truncateRunes(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	for len(string(r)) > n {
-		r = r[:len(r)-1]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return string(r)
+	return s[:n]
 }
 
 // complete fills in what visibility does not hold for closed jobs: the
