@@ -1,13 +1,18 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -97,6 +102,9 @@ func handleJobList(js *jobs.Service, logger *slog.Logger) http.Handler {
 	})
 }
 
+// maxWait bounds ?wait= on GET /jobs/{id}.
+const maxWait = 60 * time.Second
+
 func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
@@ -104,7 +112,19 @@ func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		job, err := js.Get(r.Context(), id)
+		wait, errs := parseWait(r.URL.Query())
+		if len(errs) > 0 {
+			writeError(w, r, logger, validationFailed(errs))
+			return
+		}
+		var job *jobs.Job
+		if wait > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), wait)
+			job, err = js.Wait(ctx, id)
+			cancel()
+		} else {
+			job, err = js.Get(r.Context(), id)
+		}
 		if err != nil {
 			writeError(w, r, logger, jobsError(err, id))
 			return
@@ -169,6 +189,27 @@ func handleJobStream(js *jobs.Service, logger *slog.Logger) http.Handler {
 			logger.WarnContext(r.Context(), "job stream ended early", "job_id", id, "error", err)
 		}
 	})
+}
+
+// parseWait reads ?wait=, a duration ("30s", "1m") or a number of seconds,
+// up to maxWait.
+func parseWait(q url.Values) (time.Duration, []fieldError) {
+	if !q.Has("wait") {
+		return 0, nil
+	}
+	raw := strings.TrimSpace(q.Get("wait"))
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		secs, numErr := strconv.ParseFloat(raw, 64)
+		if numErr != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
+			return 0, []fieldError{queryError("wait", `must be a duration such as "30s" or a number of seconds`, "type_error.duration")}
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d < 0 || d > maxWait {
+		return 0, []fieldError{queryError("wait", "must be between 0 and 60s", "value_error.duration")}
+	}
+	return d, nil
 }
 
 // jobsError maps job service errors to problems.

@@ -59,6 +59,20 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) e
 	}
 }
 
+// Wait returns the job's record once it is terminal, or its current record
+// when ctx ends first (ErrNotFound and ErrUnavailable as Get). It never
+// busy-polls: it waits on Temporal's long-poll for the close event, in
+// slices, so a missed server wake-up costs at most one slice.
+func (s *Service) Wait(ctx context.Context, id string) (*Job, error) {
+	for {
+		job, err := s.Get(context.WithoutCancel(ctx), id)
+		if err != nil || job.Terminal() || ctx.Err() != nil {
+			return job, err
+		}
+		s.waitClose(ctx, id, closeWaitSlice)
+	}
+}
+
 // waitClose returns when the job closes or after at most d.
 func (s *Service) waitClose(ctx context.Context, id string, d time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, d)

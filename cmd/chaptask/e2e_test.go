@@ -36,6 +36,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("delete finished job", func(t *testing.T) { testDeleteFinished(t, s) })
 			t.Run("functions listing", func(t *testing.T) { testFunctionsListing(t, s) })
 			t.Run("large output", func(t *testing.T) { testLargeOutput(t, s) })
+			t.Run("wait for the result", func(t *testing.T) { testWait(t, s) })
 		})
 	}
 }
@@ -492,4 +493,31 @@ func TestRoles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testWait long-polls a job with ?wait=: the answer comes when the job ends,
+// or with the current record when the wait runs out.
+func testWait(t *testing.T, s *service) {
+	jobID := s.execute(t, s.createTask(t, map[string]any{"command": "sleep 1; echo waited"}))
+	r := s.do(t, "GET", "/api/v1/jobs/"+jobID+"?wait=30s", nil)
+	s.want(t, r, 200)
+	var j job
+	r.decode(t, &j)
+	if j.Status != "completed" || j.ArtifactID == nil {
+		t.Errorf("after ?wait=30s: %+v", j)
+	}
+
+	long := s.execute(t, s.createTask(t, map[string]any{"command": "sleep 300"}))
+	s.waitStatus(t, long, "running")
+	r = s.do(t, "GET", "/api/v1/jobs/"+long+"?wait=0.2", nil)
+	s.want(t, r, 200)
+	r.decode(t, &j)
+	if j.Status != "running" {
+		t.Errorf("a short wait on a running job answered %s", j.Status)
+	}
+	for _, bad := range []string{"soon", "-1s", "61s", "NaN"} {
+		s.want(t, s.do(t, "GET", "/api/v1/jobs/"+long+"?wait="+bad, nil), 422)
+	}
+	s.want(t, s.do(t, "DELETE", "/api/v1/jobs/"+long, nil), 204)
+	s.waitStatus(t, long, "canceled")
 }

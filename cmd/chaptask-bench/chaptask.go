@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chaptask/chaptask/db"
+)
+
+// Poll intervals of the clients: tight for serial latency, gentler when
+// many clients poll at once.
+const (
+	serialPollEvery     = time.Millisecond
+	saturatedPollEvery  = 5 * time.Millisecond
+	backgroundPollEvery = 10 * time.Millisecond
+)
+
+// The tasks every design runs.
+var (
+	echoTask = map[string]any{"command": "echo hi"}
+	sumTask  = map[string]any{"command": "calculate_sum", "task_type": "go", "parameters": map[string]any{"a": 1, "b": 2}}
+)
+
+// chaptaskResult is what the bench measured of chaptask.
+type chaptaskResult struct {
+	Rows  []row
+	Reads readsResult
+	Notes []string
+}
+
+// measureChaptask starts chaptask as configured and measures it through its
+// HTTP API: serial latency of both tasks (polling and streaming), saturated
+// throughput of echo jobs, then API reads with a full history.
+func measureChaptask(ctx context.Context, cfg config, dir string, environ []string, prog *progress) (res chaptaskResult, err error) {
+	binary := cfg.Binary
+	if binary == "" {
+		prog.begin("building chaptask")
+		if binary, err = buildChaptask(ctx, dir, environ, prog); err != nil {
+			return res, err
+		}
+	}
+	prog.begin("starting chaptask (%d process(es))", cfg.Workers)
+	svc, err := startService(ctx, serviceConfig{
+		Binary:          binary,
+		DataDir:         filepath.Join(dir, "chaptask-data"),
+		DatabaseURL:     cfg.DatabaseURL,
+		TemporalAddress: cfg.TemporalAddr,
+		TaskQueue:       "chaptask-bench-" + strings.ToLower(db.NewID()),
+		MaxConcurrency:  cfg.MaxConcurrency,
+		Workers:         cfg.Workers,
+		Environ:         environ,
+	}, prog)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if stopErr := svc.stop(); stopErr != nil {
+			err = errors.Join(err, fmt.Errorf("stop chaptask: %w", stopErr))
+		}
+		if n := svc.logLines(); n > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("chaptask wrote %d log line(s) at warn level or above (the first are in the progress output)", n))
+		}
+	}()
+	prog.logf("chaptask serves %s (Temporal frontend %s)", svc.BaseURL, svc.Frontend)
+	api := newAPIClient(svc.BaseURL)
+	defer api.close()
+
+	echoID, err := api.createTask(ctx, echoTask)
+	if err != nil {
+		return res, err
+	}
+	sumID, err := api.createTask(ctx, sumTask)
+	if err != nil {
+		return res, err
+	}
+	// Jobs that exist already count towards the history (an external
+	// Temporal namespace may hold some).
+	baseline, _, err := api.jobsPage(ctx, "completed")
+	if err != nil {
+		return res, err
+	}
+
+	serialRows := []struct {
+		design string
+		job    jobFunc
+	}{
+		{"chaptask echo (HTTP poll)", pollJob(api, echoID, serialPollEvery)},
+		{"chaptask echo (HTTP SSE)", streamJob(api, echoID)},
+		{"chaptask calculate_sum (HTTP poll)", pollJob(api, sumID, serialPollEvery)},
+		{"chaptask calculate_sum (HTTP SSE)", streamJob(api, sumID)},
+	}
+	for _, s := range serialRows {
+		prog.begin("%s: serial, %d jobs after %d warm-up", s.design, cfg.Serial, cfg.Warmup)
+		p, err := runSerial(ctx, cfg.Warmup, cfg.Serial, s.job, prog)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", s.design, err)
+		}
+		if err := svc.alive(); err != nil {
+			return res, err
+		}
+		res.Rows = append(res.Rows, row{Design: s.design, Serial: summarize(p.Latencies)})
+		res.Notes = appendUnexpected(res.Notes, s.design+" serial", p)
+	}
+
+	prog.begin("chaptask echo: saturated, %d jobs from %d clients", cfg.Saturated, cfg.Clients)
+	sat, err := runSaturated(ctx, cfg.Saturated, cfg.Clients, pollJob(api, echoID, saturatedPollEvery), svc.cpu, prog)
+	if err != nil {
+		return res, fmt.Errorf("chaptask saturated: %w", err)
+	}
+	res.Rows[0].Saturated = &sat
+	res.Notes = appendUnexpected(res.Notes, "chaptask saturated", sat)
+	res.Notes = append(res.Notes, fmt.Sprintf("chaptask saturated: job latency p50 %s, p99 %s with %d clients",
+		ms(summarize(sat.Latencies).P50), ms(summarize(sat.Latencies).P99), cfg.Clients))
+
+	res.Reads, err = measureReads(ctx, cfg, api, svc, echoID, baseline, prog)
+	if err != nil {
+		return res, err
+	}
+	return res, svc.alive()
+}
+
+// appendUnexpected notes statuses other than completed.
+func appendUnexpected(notes []string, what string, p phase) []string {
+	if u := p.unexpected(); u != "" {
+		notes = append(notes, fmt.Sprintf("%s: %s (of %d jobs)", what, u, len(p.Latencies)))
+	}
+	return notes
+}

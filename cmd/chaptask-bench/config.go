@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+)
+
+// config is what the flags choose.
+type config struct {
+	Quick          bool
+	Serial         int // measured jobs per serial row
+	Warmup         int // jobs before each serial row, not measured
+	Saturated      int // jobs of each saturated measurement
+	Clients        int // concurrent clients of the saturated measurements
+	History        int // finished jobs that exist before API reads are timed
+	Reads          int // requests per endpoint in the read test
+	Readers        int // concurrent readers in the read test
+	Submitters     int // clients submitting jobs during the read test
+	TopUpClients   int // concurrent submitters filling the history
+	MaxConcurrency int // CHAPTASK_MAX_CONCURRENCY of every chaptask process
+	Workers        int // chaptask processes running a worker (1 = just the main one)
+	SkipReferences bool
+	DatabaseURL    string
+	TemporalAddr   string
+	Binary         string
+}
+
+// counts are the figures -quick changes, unless set explicitly.
+type counts struct {
+	serial, warmup, saturated, history, reads int
+}
+
+var (
+	defaultCounts = counts{serial: 200, warmup: 20, saturated: 2000, history: 10_000, reads: 1000}
+	quickCounts   = counts{serial: 50, warmup: 5, saturated: 300, history: 1000, reads: 200}
+)
+
+func parseConfig(args []string, stderr io.Writer) (config, error) {
+	cfg := config{Readers: 4, Submitters: 10, TopUpClients: 32}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := defaultCounts
+	fs.BoolVar(&cfg.Quick, "quick", false, fmt.Sprintf("reduced counts for a smoke test (serial %d, saturated %d, history %d, reads %d)",
+		quickCounts.serial, quickCounts.saturated, quickCounts.history, quickCounts.reads))
+	fs.IntVar(&cfg.Serial, "serial", d.serial, "measured jobs per serial latency row")
+	fs.IntVar(&cfg.Saturated, "saturated", d.saturated, "jobs per saturated throughput measurement")
+	fs.IntVar(&cfg.Clients, "clients", 50, "concurrent clients of the saturated measurements")
+	fs.IntVar(&cfg.History, "history", d.history, "finished jobs that exist before API reads are timed")
+	fs.IntVar(&cfg.MaxConcurrency, "max-concurrency", runtime.NumCPU(), "CHAPTASK_MAX_CONCURRENCY of each chaptask process (and the naive reference's worker)")
+	fs.IntVar(&cfg.Workers, "workers", 1, "chaptask processes with a worker: the main one plus N-1 worker-only processes")
+	fs.BoolVar(&cfg.SkipReferences, "skip-references", false, "measure chaptask only")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL server to use (a throwaway schema is created and dropped); empty uses SQLite")
+	fs.StringVar(&cfg.TemporalAddr, "temporal-address", "", "external Temporal frontend host:port; empty uses chaptask's embedded server")
+	fs.StringVar(&cfg.Binary, "binary", "", "chaptask binary to run; empty builds ./cmd/chaptask")
+	if err := fs.Parse(args[1:]); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg.Warmup, cfg.Reads = d.warmup, d.reads
+	if cfg.Quick {
+		q := quickCounts
+		cfg.Warmup, cfg.Reads = q.warmup, q.reads
+		if !set["serial"] {
+			cfg.Serial = q.serial
+		}
+		if !set["saturated"] {
+			cfg.Saturated = q.saturated
+		}
+		if !set["history"] {
+			cfg.History = q.history
+		}
+	}
+
+	var errs []error
+	for _, v := range []struct {
+		name string
+		val  int
+		min  int
+	}{
+		{"serial", cfg.Serial, 1},
+		{"saturated", cfg.Saturated, 1},
+		{"clients", cfg.Clients, 1},
+		{"history", cfg.History, 0},
+		{"max-concurrency", cfg.MaxConcurrency, 1},
+		{"workers", cfg.Workers, 1},
+	} {
+		if v.val < v.min {
+			errs = append(errs, fmt.Errorf("-%s must be at least %d, got %d", v.name, v.min, v.val))
+		}
+	}
+	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("-database-url must be a postgres:// URL"))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// describe is the configuration line of the report.
+func (c config) describe() string {
+	temporal := "embedded Temporal"
+	if c.TemporalAddr != "" {
+		temporal = "external Temporal " + c.TemporalAddr
+	}
+	database := "SQLite"
+	if c.DatabaseURL != "" {
+		database = "PostgreSQL"
+	}
+	return fmt.Sprintf("%s + %s | %d chaptask process(es) with a worker | max concurrency %d | serial %d jobs (+%d warm-up) | saturated %d jobs, %d clients | history %d | reads %d/endpoint, %d readers, %d submitters | %s %s/%s | %d CPUs",
+		temporal, database, c.Workers, c.MaxConcurrency, c.Serial, c.Warmup, c.Saturated, c.Clients,
+		c.History, c.Reads, c.Readers, c.Submitters, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// historyPollEvery is how often the completed count is read while the
+	// history is being filled.
+	historyPollEvery = time.Second
+	// historyStallTimeout ends the wait when the completed count has not
+	// moved for this long.
+	historyStallTimeout = 2 * time.Minute
+)
+
+// readsResult is the API read test.
+type readsResult struct {
+	Finished  int // completed jobs when the reads began
+	Endpoints []endpointResult
+	PeakRSS   []namedBytes
+	// Submitted is how many jobs the background clients ran meanwhile.
+	Submitted int
+	// LoadErr is the first error of a background client, if any.
+	LoadErr error
+}
+
+// endpointResult is the latency of one endpoint.
+type endpointResult struct {
+	Name    string
+	Latency summary
+	Non200  int
+}
+
+// measureReads fills the history to cfg.History finished jobs, then times
+// reads of a task, a finished job and the first page of jobs while
+// background clients keep submitting echo jobs of taskID.
+func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service, taskID string, baseline int, prog *progress) (readsResult, error) {
+	var res readsResult
+	if need := cfg.History - baseline - int(api.submitted.Load()); need > 0 {
+		prog.begin("filling the history: submitting %d echo jobs from %d clients", need, cfg.TopUpClients)
+		if err := submitMany(ctx, api, taskID, need, cfg.TopUpClients, prog); err != nil {
+			return res, fmt.Errorf("fill history: %w", err)
+		}
+	}
+	target := baseline + int(api.submitted.Load())
+	prog.begin("waiting until the API reports %d completed jobs", target)
+	finished, err := awaitCompleted(ctx, api, target, prog)
+	if err != nil {
+		return res, err
+	}
+	res.Finished = finished
+	_, jobID, err := api.jobsPage(ctx, "completed")
+	if err != nil {
+		return res, err
+	}
+	if err := svc.alive(); err != nil {
+		return res, err
+	}
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var (
+		wg        sync.WaitGroup
+		submitted atomic.Int64
+		errOnce   sync.Once
+	)
+	for range cfg.Submitters {
+		wg.Go(func() {
+			job := pollJob(api, taskID, backgroundPollEvery)
+			for {
+				_, err := job(loadCtx)
+				if loadCtx.Err() != nil {
+					return
+				}
+				if err != nil {
+					errOnce.Do(func() { res.LoadErr = err })
+					return
+				}
+				submitted.Add(1)
+			}
+		})
+	}
+
+	endpoints := []struct{ name, path string }{
+		{"GET /tasks/{id}", "/api/v1/tasks/" + taskID},
+		{"GET /jobs/{id}", "/api/v1/jobs/" + jobID},
+		{"GET /jobs?page=1&size=50", "/api/v1/jobs?page=1&size=50"},
+	}
+	for _, e := range endpoints {
+		prog.begin("%s: %d reads from %d readers, %d clients submitting", e.name, cfg.Reads, cfg.Readers, cfg.Submitters)
+		r, err := readEndpoint(ctx, api, e.path, cfg.Reads, cfg.Readers)
+		if err != nil {
+			stopLoad()
+			wg.Wait()
+			return res, fmt.Errorf("%s: %w", e.name, err)
+		}
+		r.Name = e.name
+		res.Endpoints = append(res.Endpoints, r)
+	}
+	stopLoad()
+	wg.Wait()
+	res.Submitted = int(submitted.Load())
+
+	res.PeakRSS, err = svc.peakRSS()
+	return res, err
+}
+
+// submitMany submits n jobs of the task from clients concurrent clients
+// without waiting for them.
+func submitMany(ctx context.Context, api *apiClient, taskID string, n, clients int, prog *progress) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next, done atomic.Int64
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		errs       []error
+	)
+	stopReport := prog.every(func() string { return fmt.Sprintf("%d/%d submitted", done.Load(), n) })
+	defer stopReport()
+	for range min(clients, n) {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if _, err := api.execute(ctx, taskID); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					cancel()
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// awaitCompleted waits until the API counts at least target completed jobs
+// and returns the count. It gives up when the count stops moving.
+func awaitCompleted(ctx context.Context, api *apiClient, target int, prog *progress) (int, error) {
+	var seen atomic.Int64
+	stopReport := prog.every(func() string { return fmt.Sprintf("%d/%d completed", seen.Load(), target) })
+	defer stopReport()
+	last, lastMoved := -1, time.Now()
+	for {
+		n, _, err := api.jobsPage(ctx, "completed")
+		if err != nil {
+			return 0, err
+		}
+		seen.Store(int64(n))
+		if n >= target {
+			return n, nil
+		}
+		if n != last {
+			last, lastMoved = n, time.Now()
+		} else if time.Since(lastMoved) > historyStallTimeout {
+			failed, _, _ := api.jobsPage(ctx, "failed")
+			return n, fmt.Errorf("completed jobs stuck at %d of %d for %s (%d failed)", n, target, historyStallTimeout, failed)
+		}
+		if err := sleepCtx(ctx, historyPollEvery); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// readEndpoint sends n GETs of path from readers concurrent readers and
+// returns their latencies. Answers other than 200 are counted, not errors.
+func readEndpoint(ctx context.Context, api *apiClient, path string, n, readers int) (endpointResult, error) {
+	var (
+		res       endpointResult
+		next      atomic.Int64
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		latencies []time.Duration
+		firstErr  error
+	)
+	for range min(readers, n) {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				d, status, err := api.timedGet(ctx, path)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				latencies = append(latencies, d)
+				if status != http.StatusOK {
+					res.Non200++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	res.Latency = summarize(latencies)
+	return res, firstErr
+}

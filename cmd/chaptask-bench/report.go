@@ -1,0 +1,200 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// primaryDesign is the chaptask row the references are compared with.
+const primaryDesign = "chaptask echo (HTTP poll)"
+
+// row is one design in the table. Saturated is nil when it was not
+// measured.
+type row struct {
+	Design    string
+	Serial    summary
+	Saturated *phase
+}
+
+// report is everything the bench prints on stdout.
+type report struct {
+	Config  string
+	Rows    []row
+	Reads   *readsResult
+	Notes   []string
+	Elapsed time.Duration
+}
+
+// write prints the report: the configuration, the table, the ratios, the
+// read test and the notes.
+func (r report) write(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "chaptask-bench: %s\n\n", r.Config)
+
+	cells := [][]string{{"design", "serial p50 ms", "p95 ms", "p99 ms", "| saturated jobs/s", "CPU ms/job", "shell CPU ms/job"}}
+	for _, row := range r.Rows {
+		measured := row.Serial.N > 0
+		cells = append(cells, []string{row.Design,
+			msNumber(row.Serial.P50, measured), msNumber(row.Serial.P95, measured), msNumber(row.Serial.P99, measured),
+			"| " + jobsPerSecond(row.Saturated), cpuPerJob(row.Saturated, false), cpuPerJob(row.Saturated, true)})
+	}
+	b.WriteString(formatTable(cells))
+
+	if line := r.ratios(); line != "" {
+		b.WriteString(line + "\n")
+	}
+	if r.Reads != nil {
+		b.WriteString(r.Reads.line() + "\n")
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("notes:\n")
+		for _, n := range r.Notes {
+			b.WriteString("  - " + n + "\n")
+		}
+	}
+	if r.Elapsed > 0 {
+		fmt.Fprintf(&b, "elapsed: %s\n", r.Elapsed.Round(time.Second))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// formatTable lays out cells in columns two spaces apart: the first
+// column aligned left, the others right.
+func formatTable(cells [][]string) string {
+	var widths []int
+	for _, line := range cells {
+		for i, c := range line {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, line := range cells {
+		for i, c := range line {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			switch {
+			case i == 0:
+				b.WriteString(c + pad)
+			default:
+				b.WriteString("  " + pad + c)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// ratios compares the primary chaptask row with each reference.
+func (r report) ratios() string {
+	find := func(design string) *row {
+		for i := range r.Rows {
+			if r.Rows[i].Design == design {
+				return &r.Rows[i]
+			}
+		}
+		return nil
+	}
+	primary := find(primaryDesign)
+	if primary == nil {
+		return ""
+	}
+	var parts []string
+	for _, ref := range []struct{ label, design string }{
+		{"chaptask vs naive", naiveDesign},
+		{"chaptask vs no-Temporal", rawDesign},
+	} {
+		other := find(ref.design)
+		if other == nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: serial p50 %s, jobs/s %s, CPU/job %s", ref.label,
+			ratio(primary.Serial.P50.Seconds(), other.Serial.P50.Seconds()),
+			ratio(rate(primary.Saturated), rate(other.Saturated)),
+			ratio(selfCPU(primary.Saturated), selfCPU(other.Saturated))))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "ratios (chaptask ÷ reference): " + strings.Join(parts, "; ")
+}
+
+// line is the read test as one line.
+func (r readsResult) line() string {
+	var parts []string
+	for _, e := range r.Endpoints {
+		p := fmt.Sprintf("%s p50 %s p99 %s", e.Name, ms(e.Latency.P50), ms(e.Latency.P99))
+		if e.Non200 > 0 {
+			p += fmt.Sprintf(" (%d not 200)", e.Non200)
+		}
+		parts = append(parts, p)
+	}
+	var rss []string
+	for _, m := range r.PeakRSS {
+		rss = append(rss, fmt.Sprintf("%s %.0f MiB", m.Name, float64(m.Bytes)/(1<<20)))
+	}
+	return fmt.Sprintf("API reads with %d finished jobs (%d jobs submitted meanwhile): %s; peak RSS %s",
+		r.Finished, r.Submitted, strings.Join(parts, "; "), strings.Join(rss, ", "))
+}
+
+// ratio formats a/b as "x1.23", or "n/a" when either is unknown.
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("x%.2f", a/b)
+}
+
+func rate(p *phase) float64 {
+	if p == nil {
+		return 0
+	}
+	return p.jobsPerSecond()
+}
+
+func selfCPU(p *phase) float64 {
+	if p == nil {
+		return 0
+	}
+	return p.perJob().Self.Seconds()
+}
+
+func jobsPerSecond(p *phase) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", p.jobsPerSecond())
+}
+
+func cpuPerJob(p *phase, children bool) string {
+	if p == nil {
+		return "-"
+	}
+	c := p.perJob()
+	if children {
+		return msNumber(c.Children, true)
+	}
+	return msNumber(c.Self, true)
+}
+
+// msNumber formats d in milliseconds without unit, "-" when !ok.
+func msNumber(d time.Duration, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	v := float64(d) / float64(time.Millisecond)
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// ms formats d in milliseconds with unit.
+func ms(d time.Duration) string {
+	return msNumber(d, true) + " ms"
+}

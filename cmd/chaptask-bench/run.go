@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// run parses the flags, measures chaptask and the references in turn and
+// prints the report on stdout; progress goes to stderr. environ is the
+// bench's environment: the build and the chaptask processes inherit it,
+// without the variables chaptask reads.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) (err error) {
+	cfg, err := parseConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	prog := newProgress(stderr)
+	prog.logf("chaptask-bench: %s", cfg.describe())
+
+	dir, err := os.MkdirTemp("", "chaptask-bench-*")
+	if err != nil {
+		return fmt.Errorf("create temporary directory: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove temporary directory: %w", rmErr))
+		}
+	}()
+
+	if cfg.DatabaseURL != "" {
+		// From here on DatabaseURL names the throwaway schema, which both
+		// chaptask and the references use.
+		url, drop, err := createSchema(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, drop()) }()
+		cfg.DatabaseURL = url
+	}
+
+	rep := report{Config: cfg.describe()}
+	chaptask, err := measureChaptask(ctx, cfg, dir, environ, prog)
+	if err != nil {
+		return err
+	}
+	rep.Rows = append(rep.Rows, chaptask.Rows...)
+	rep.Reads = &chaptask.Reads
+	rep.Notes = append(rep.Notes, chaptask.Notes...)
+	if chaptask.Reads.LoadErr != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("a background client failed during the read test: %v", chaptask.Reads.LoadErr))
+	}
+
+	if !cfg.SkipReferences {
+		refs, err := measureReferences(ctx, cfg, dir, environ, prog)
+		if err != nil {
+			return err
+		}
+		rep.Rows = append(rep.Rows, refs.Rows...)
+		rep.Notes = append(rep.Notes, refs.Notes...)
+	}
+
+	rep.Elapsed = time.Since(prog.start)
+	prog.logf("done")
+	return rep.write(stdout)
+}
