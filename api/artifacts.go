@@ -57,14 +57,8 @@ func handleArtifactList(bdb *bun.DB, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		page, errs := parsePage(q)
-		var taskID string
-		if q.Has("task_id") {
-			id, err := parseULID(q.Get("task_id"))
-			if err != nil {
-				errs = append(errs, queryError("task_id", "must be a ULID", "value_error.ulid"))
-			}
-			taskID = id
-		}
+		taskID, idErrs := parseULIDQuery(q, "task_id")
+		errs = append(errs, idErrs...)
 		if len(errs) > 0 {
 			writeError(w, r, logger, validationFailed(errs))
 			return

@@ -70,14 +70,8 @@ func handleJobList(js *jobs.Service, logger *slog.Logger) http.Handler {
 		if status != "" && !slices.Contains(jobs.Statuses, status) {
 			errs = append(errs, queryError("status_filter", "must be one of "+strings.Join(jobs.Statuses, ", "), "value_error.enum"))
 		}
-		var taskID string
-		if q.Has("task_id") {
-			id, err := parseULID(q.Get("task_id"))
-			if err != nil {
-				errs = append(errs, queryError("task_id", "must be a ULID", "value_error.ulid"))
-			}
-			taskID = id
-		}
+		taskID, idErrs := parseULIDQuery(q, "task_id")
+		errs = append(errs, idErrs...)
 		if len(errs) > 0 {
 			writeError(w, r, logger, validationFailed(errs))
 			return

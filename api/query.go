@@ -100,6 +100,18 @@ func parseBoolQuery(q url.Values, name string) (*bool, []fieldError) {
 	return &v, nil
 }
 
+// parseULIDQuery reads an optional ULID query parameter in canonical form.
+func parseULIDQuery(q url.Values, name string) (string, []fieldError) {
+	if !q.Has(name) {
+		return "", nil
+	}
+	id, err := parseULID(q.Get(name))
+	if err != nil {
+		return "", []fieldError{queryError(name, "must be a ULID", "value_error.ulid")}
+	}
+	return id, nil
+}
+
 func queryError(name, msg, typ string) fieldError {
 	return fieldError{Loc: []string{"query", name}, Msg: msg, Type: typ}
 }

@@ -62,6 +62,18 @@ type taskInput struct {
 	Enabled    bool
 }
 
+// task is the row in holds, updated now.
+func (in taskInput) task(id string) *db.Task {
+	return &db.Task{
+		ID:         id,
+		Command:    in.Command,
+		TaskType:   in.TaskType,
+		Parameters: in.Parameters,
+		Enabled:    in.Enabled,
+		UpdatedAt:  db.Now(),
+	}
+}
+
 // decodeTaskInput validates a task body and reports every bad field at once.
 // Absent optional fields (or null) take their defaults, which is what makes
 // PUT a full replace.
@@ -197,16 +209,8 @@ func handleTaskCreate(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		now := db.Now()
-		t := &db.Task{
-			ID:         db.NewID(),
-			Command:    in.Command,
-			TaskType:   in.TaskType,
-			Parameters: in.Parameters,
-			Enabled:    in.Enabled,
-			CreatedAt:  now,
-			UpdatedAt:  now,
-		}
+		t := in.task(db.NewID())
+		t.CreatedAt = t.UpdatedAt
 		if err := db.CreateTask(r.Context(), bdb, t); err != nil {
 			writeError(w, r, logger, dbError(err))
 			return
@@ -281,14 +285,7 @@ func handleTaskReplace(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		t := &db.Task{
-			ID:         id,
-			Command:    in.Command,
-			TaskType:   in.TaskType,
-			Parameters: in.Parameters,
-			Enabled:    in.Enabled,
-			UpdatedAt:  db.Now(),
-		}
+		t := in.task(id)
 		if err := db.ReplaceTask(r.Context(), bdb, t); err != nil {
 			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
 			return
