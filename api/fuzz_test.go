@@ -1,0 +1,67 @@
+package api
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecodeTaskInput: any body either decodes to a valid task or is
+// rejected with a 4xx problem; nothing panics.
+func FuzzDecodeTaskInput(f *testing.F) {
+	for _, seed := range []string{
+		`{"command": "echo hi"}`,
+		`{"command": "calculate_sum", "task_type": "python", "parameters": {"a": 10, "b": 32}, "enabled": false}`,
+		`{"command": "x", "parameters": {"n": 1e400}}`,
+		`{"command": "echo \u0000"}`,
+		`{"command": 1, "task_type": [], "parameters": "x", "enabled": null}`,
+		`[]`, `null`, `{`, ``, `"x"`, `{"command":"\xff\xfe"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := decodeTaskInput(body)
+		if err != nil {
+			var p *problem
+			if !errors.As(err, &p) || p.Status < 400 || p.Status >= 500 {
+				t.Fatalf("error %v is not a 4xx problem", err)
+			}
+			return
+		}
+		if strings.TrimSpace(in.Command) == "" || strings.ContainsRune(in.Command, 0) || !utf8.ValidString(in.Command) {
+			t.Fatalf("accepted command %q", in.Command)
+		}
+		if in.TaskType != taskTypeShell && in.TaskType != taskTypeGo && in.TaskType != taskTypePython {
+			t.Fatalf("accepted task_type %q", in.TaskType)
+		}
+		if in.Parameters != nil && checkParameters([]byte(in.Parameters)) != "" {
+			t.Fatalf("accepted parameters %s", in.Parameters)
+		}
+	})
+}
+
+// FuzzParseQuery: any query string parses or is rejected field by field.
+func FuzzParseQuery(f *testing.F) {
+	for _, seed := range []string{"page=1&size=10", "page=0", "size=abc", "enabled=maybe", "page=99999999999999999999&size=1", "wait=30s", "task_id=x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		page, errs := parsePage(q)
+		if len(errs) == 0 && page.given && (page.page < 1 || page.size < 1 || page.size > maxPageSize || page.offset() < 0) {
+			t.Fatalf("accepted page %+v", page)
+		}
+		parseBoolQuery(q, "enabled")
+		if d, errs := parseWait(q); len(errs) == 0 && (d < 0 || d > maxWait) {
+			t.Fatalf("accepted wait %s", d)
+		}
+		if id, errs := parseULIDQuery(q, "task_id"); len(errs) == 0 && id != "" && len(id) != 26 {
+			t.Fatalf("accepted task_id %q", id)
+		}
+	})
+}
