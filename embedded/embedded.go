@@ -60,6 +60,10 @@ type Config struct {
 	// LogLevel is the lowest level of server logs passed to Logger; nil means
 	// slog.LevelWarn, because the server is chatty.
 	LogLevel slog.Leveler
+	// Untuned uses the server's default dynamic config instead of chaptask's
+	// tuned one (only the version check stays off), for reference
+	// measurements only: see cmd/chaptask-bench.
+	Untuned bool
 }
 
 // Server is a running in-process Temporal server: frontend, history,
@@ -143,7 +147,11 @@ func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, fron
 		return err
 	}
 	srvLogger := serverLogger{sl: s.logger}
-	srv, err := temporal.NewServer(serverOptions(serverConfig(sqlCfg, p), p, srvLogger)...)
+	dc := dynamicConfig()
+	if cfg.Untuned {
+		dc = untunedDynamicConfig()
+	}
+	srv, err := temporal.NewServer(serverOptions(serverConfig(sqlCfg, p), p, dc, srvLogger)...)
 	if err != nil {
 		return fmt.Errorf("create temporal server: %w", err)
 	}

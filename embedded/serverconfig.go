@@ -63,6 +63,12 @@ func dynamicConfig() dynamicconfig.StaticClient {
 	}
 }
 
+// untunedDynamicConfig is the server's default dynamic config, except that
+// the version check stays off: a reference measurement must not phone home.
+func untunedDynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{dynamicconfig.EnableServerVersionCheck.Key(): false}
+}
+
 // ports are the gRPC ports of the four services, and the port of the
 // frontend's HTTP API (on the frontend's IP). Without the HTTP API the server
 // warns on every start that Nexus is unavailable.
@@ -120,7 +126,7 @@ func serverConfig(sqlCfg *config.SQL, p ports) *config.Config {
 
 // serverOptions returns the options for temporal.NewServer. Static hosts
 // replace ringpop membership: no membership ports, no gossip, faster start.
-func serverOptions(cfg *config.Config, p ports, logger log.Logger) []temporal.ServerOption {
+func serverOptions(cfg *config.Config, p ports, dc dynamicconfig.Client, logger log.Logger) []temporal.ServerOption {
 	local := func(port int) static.Hosts {
 		return static.SingleLocalHost(net.JoinHostPort(localIP, strconv.Itoa(port)))
 	}
@@ -134,7 +140,7 @@ func serverOptions(cfg *config.Config, p ports, logger log.Logger) []temporal.Se
 			primitives.WorkerService:   local(p.worker),
 		}),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dc),
 		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
 		temporal.WithAuthorizer(authorization.NewNoopAuthorizer()),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {

@@ -15,7 +15,7 @@ import (
 // many clients poll at once.
 const (
 	serialPollEvery     = time.Millisecond
-	saturatedPollEvery  = 5 * time.Millisecond
+	saturatedPollEvery  = 10 * time.Millisecond
 	backgroundPollEvery = 10 * time.Millisecond
 )
 
@@ -58,6 +58,7 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 		return res, err
 	}
 	defer func() {
+		prog.begin("stopping chaptask")
 		if stopErr := svc.stop(); stopErr != nil {
 			err = errors.Join(err, fmt.Errorf("stop chaptask: %w", stopErr))
 		}
@@ -88,7 +89,7 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 		design string
 		job    jobFunc
 	}{
-		{"chaptask echo (HTTP poll)", pollJob(api, echoID, serialPollEvery)},
+		{primaryDesign, pollJob(api, echoID, serialPollEvery)},
 		{"chaptask echo (HTTP SSE)", streamJob(api, echoID)},
 		{"chaptask calculate_sum (HTTP poll)", pollJob(api, sumID, serialPollEvery)},
 		{"chaptask calculate_sum (HTTP SSE)", streamJob(api, sumID)},
@@ -107,14 +108,34 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 	}
 
 	prog.begin("chaptask echo: saturated, %d jobs from %d clients", cfg.Saturated, cfg.Clients)
+	pollsBefore := api.polls.Load()
+	cpuBefore, err := svc.cpuEach()
+	if err != nil {
+		return res, err
+	}
 	sat, err := runSaturated(ctx, cfg.Saturated, cfg.Clients, pollJob(api, echoID, saturatedPollEvery), svc.cpu, prog)
 	if err != nil {
 		return res, fmt.Errorf("chaptask saturated: %w", err)
 	}
-	res.Rows[0].Saturated = &sat
+	res.Rows[0].Saturated = &sat // the primary row
+	if cfg.Workers > 1 {
+		cpuAfter, err := svc.cpuEach()
+		if err != nil {
+			return res, err
+		}
+		var split []string
+		for i, after := range cpuAfter {
+			used := after.CPU.sub(cpuBefore[i].CPU)
+			split = append(split, fmt.Sprintf("%s %.1f s (shells %.1f s)", after.Name, used.Self.Seconds(), used.Children.Seconds()))
+		}
+		res.Notes = append(res.Notes, "chaptask saturated: CPU by process: "+strings.Join(split, ", "))
+	}
+	if cfg.DatabaseURL != "" {
+		res.Notes = append(res.Notes, "CPU per job leaves out the PostgreSQL server's CPU (see the machine's)")
+	}
 	res.Notes = appendUnexpected(res.Notes, "chaptask saturated", sat)
-	res.Notes = append(res.Notes, fmt.Sprintf("chaptask saturated: job latency p50 %s, p99 %s with %d clients",
-		ms(summarize(sat.Latencies).P50), ms(summarize(sat.Latencies).P99), cfg.Clients))
+	res.Notes = append(res.Notes, saturatedNote("chaptask", sat, cfg.Clients)+
+		fmt.Sprintf(" (the bench's clients polled each job %.1f times)", float64(api.polls.Load()-pollsBefore)/float64(len(sat.Latencies))))
 
 	res.Reads, err = measureReads(ctx, cfg, api, svc, echoID, baseline, prog)
 	if err != nil {

@@ -23,6 +23,8 @@ type apiClient struct {
 	http *http.Client
 	// submitted counts the jobs submitted through this client.
 	submitted atomic.Int64
+	// polls counts the reads of a job's status by awaitPoll.
+	polls atomic.Int64
 }
 
 func newAPIClient(base string) *apiClient {
@@ -117,6 +119,7 @@ func (j job) terminal() bool {
 func (c *apiClient) awaitPoll(ctx context.Context, jobID string, interval time.Duration) (string, error) {
 	for {
 		var j job
+		c.polls.Add(1)
 		if err := c.do(ctx, http.MethodGet, "/api/v1/jobs/"+jobID, nil, http.StatusOK, &j); err != nil {
 			return "", err
 		}

@@ -7,22 +7,25 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // config is what the flags choose.
 type config struct {
 	Quick          bool
-	Serial         int // measured jobs per serial row
-	Warmup         int // jobs before each serial row, not measured
-	Saturated      int // jobs of each saturated measurement
-	Clients        int // concurrent clients of the saturated measurements
-	History        int // finished jobs that exist before API reads are timed
-	Reads          int // requests per endpoint in the read test
-	Readers        int // concurrent readers in the read test
-	Submitters     int // clients submitting jobs during the read test
-	TopUpClients   int // concurrent submitters filling the history
-	MaxConcurrency int // CHAPTASK_MAX_CONCURRENCY of every chaptask process
-	Workers        int // chaptask processes running a worker (1 = just the main one)
+	Serial         int           // measured jobs per serial row
+	Warmup         int           // jobs before each serial row, not measured
+	Saturated      int           // jobs of chaptask's saturated measurement
+	RefSaturated   int           // jobs of each reference's saturated measurement
+	Clients        int           // concurrent clients of the saturated measurements
+	History        int           // finished jobs that exist before API reads are timed
+	Reads          int           // requests per endpoint in the read test
+	ReadBudget     time.Duration // time after which an endpoint's reads stop short of Reads
+	Readers        int           // concurrent readers in the read test
+	Submitters     int           // clients submitting jobs during the read test
+	TopUpClients   int           // concurrent submitters filling the history
+	MaxConcurrency int           // CHAPTASK_MAX_CONCURRENCY of every chaptask process
+	Workers        int           // chaptask processes running a worker (1 = just the main one)
 	SkipReferences bool
 	DatabaseURL    string
 	TemporalAddr   string
@@ -31,12 +34,13 @@ type config struct {
 
 // counts are the figures -quick changes, unless set explicitly.
 type counts struct {
-	serial, warmup, saturated, history, reads int
+	serial, warmup, saturated, refSaturated, history, reads int
+	readBudget                                              time.Duration
 }
 
 var (
-	defaultCounts = counts{serial: 200, warmup: 20, saturated: 2000, history: 10_000, reads: 1000}
-	quickCounts   = counts{serial: 50, warmup: 5, saturated: 300, history: 1000, reads: 200}
+	defaultCounts = counts{serial: 200, warmup: 20, saturated: 2000, refSaturated: 1000, history: 10_000, reads: 1000, readBudget: 30 * time.Second}
+	quickCounts   = counts{serial: 50, warmup: 5, saturated: 300, refSaturated: 300, history: 1000, reads: 200, readBudget: 15 * time.Second}
 )
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -44,10 +48,12 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	d := defaultCounts
-	fs.BoolVar(&cfg.Quick, "quick", false, fmt.Sprintf("reduced counts for a smoke test (serial %d, saturated %d, history %d, reads %d)",
-		quickCounts.serial, quickCounts.saturated, quickCounts.history, quickCounts.reads))
+	q := quickCounts
+	fs.BoolVar(&cfg.Quick, "quick", false, fmt.Sprintf("reduced counts for a smoke test (serial %d, saturated %d, reference-saturated %d, history %d, reads %d in at most %s)",
+		q.serial, q.saturated, q.refSaturated, q.history, q.reads, q.readBudget))
 	fs.IntVar(&cfg.Serial, "serial", d.serial, "measured jobs per serial latency row")
-	fs.IntVar(&cfg.Saturated, "saturated", d.saturated, "jobs per saturated throughput measurement")
+	fs.IntVar(&cfg.Saturated, "saturated", d.saturated, "jobs of chaptask's saturated throughput measurement")
+	fs.IntVar(&cfg.RefSaturated, "reference-saturated", d.refSaturated, "jobs of each reference's saturated throughput measurement")
 	fs.IntVar(&cfg.Clients, "clients", 50, "concurrent clients of the saturated measurements")
 	fs.IntVar(&cfg.History, "history", d.history, "finished jobs that exist before API reads are timed")
 	fs.IntVar(&cfg.MaxConcurrency, "max-concurrency", runtime.NumCPU(), "CHAPTASK_MAX_CONCURRENCY of each chaptask process (and the naive reference's worker)")
@@ -65,15 +71,17 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	cfg.Warmup, cfg.Reads = d.warmup, d.reads
+	cfg.Warmup, cfg.Reads, cfg.ReadBudget = d.warmup, d.reads, d.readBudget
 	if cfg.Quick {
-		q := quickCounts
-		cfg.Warmup, cfg.Reads = q.warmup, q.reads
+		cfg.Warmup, cfg.Reads, cfg.ReadBudget = q.warmup, q.reads, q.readBudget
 		if !set["serial"] {
 			cfg.Serial = q.serial
 		}
 		if !set["saturated"] {
 			cfg.Saturated = q.saturated
+		}
+		if !set["reference-saturated"] {
+			cfg.RefSaturated = q.refSaturated
 		}
 		if !set["history"] {
 			cfg.History = q.history
@@ -88,6 +96,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}{
 		{"serial", cfg.Serial, 1},
 		{"saturated", cfg.Saturated, 1},
+		{"reference-saturated", cfg.RefSaturated, 1},
 		{"clients", cfg.Clients, 1},
 		{"history", cfg.History, 0},
 		{"max-concurrency", cfg.MaxConcurrency, 1},
@@ -113,7 +122,11 @@ func (c config) describe() string {
 	if c.DatabaseURL != "" {
 		database = "PostgreSQL"
 	}
-	return fmt.Sprintf("%s + %s | %d chaptask process(es) with a worker | max concurrency %d | serial %d jobs (+%d warm-up) | saturated %d jobs, %d clients | history %d | reads %d/endpoint, %d readers, %d submitters | %s %s/%s | %d CPUs",
-		temporal, database, c.Workers, c.MaxConcurrency, c.Serial, c.Warmup, c.Saturated, c.Clients,
-		c.History, c.Reads, c.Readers, c.Submitters, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	refs := fmt.Sprintf("references %d", c.RefSaturated)
+	if c.SkipReferences {
+		refs = "references skipped"
+	}
+	return fmt.Sprintf("%s + %s | %d chaptask process(es) with a worker | max concurrency %d | serial %d jobs (+%d warm-up) | saturated %d jobs (%s), %d clients | history %d | reads %d/endpoint (at most %s), %d readers, %d submitters | %s %s/%s | %d CPUs",
+		temporal, database, c.Workers, c.MaxConcurrency, c.Serial, c.Warmup, c.Saturated, refs, c.Clients,
+		c.History, c.Reads, c.ReadBudget, c.Readers, c.Submitters, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 }

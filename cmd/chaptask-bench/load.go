@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ type phase struct {
 	Statuses  map[string]int
 	Wall      time.Duration
 	CPU       cpuTimes
+	// Machine is the CPU time every process of the machine spent during
+	// a saturated run: the design, the bench's clients and anything else.
+	Machine time.Duration
 }
 
 // perJob divides the phase's CPU times by its number of jobs.
@@ -51,6 +55,15 @@ func (p phase) unexpected() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// saturatedNote describes a saturated run beyond the table: its job
+// latency and how busy the machine was.
+func saturatedNote(design string, p phase, clients int) string {
+	lat := summarize(p.Latencies)
+	wall := p.Wall.Seconds()
+	return fmt.Sprintf("%s saturated: job latency p50 %s, p99 %s with %d clients; machine CPU busy %.2f of %d cores, the design's process(es) and their shells %.2f",
+		design, ms(lat.P50), ms(lat.P99), clients, p.Machine.Seconds()/wall, runtime.NumCPU(), (p.CPU.Self+p.CPU.Children).Seconds()/wall)
 }
 
 // runSerial runs warmup jobs, then n measured jobs, one at a time.
@@ -97,6 +110,10 @@ func runSaturated(ctx context.Context, n, clients int, job jobFunc, cpu cpuFunc,
 	if err != nil {
 		return p, err
 	}
+	machineBefore, err := readMachineBusy()
+	if err != nil {
+		return p, err
+	}
 	began := time.Now()
 	for range min(clients, n) {
 		wg.Go(func() {
@@ -128,7 +145,12 @@ func runSaturated(ctx context.Context, n, clients int, job jobFunc, cpu cpuFunc,
 	if err != nil {
 		return p, err
 	}
+	machineAfter, err := readMachineBusy()
+	if err != nil {
+		return p, err
+	}
 	p.CPU = after.sub(before)
+	p.Machine = machineAfter - machineBefore
 	return p, nil
 }
 

@@ -32,15 +32,17 @@
 // shared machine the figures move with whatever else runs.
 //
 // Counts (default / -quick): serial 200 / 50 jobs per row after 20 / 5
-// warm-up jobs; saturated 2000 / 300 jobs with 50 clients (the references run
-// the same count); history 10000 / 1000 finished jobs; 1000 / 200 reads per
-// endpoint from 4 readers while 10 clients submit. The default run takes a
-// few minutes on two cores, -quick one or two.
+// warm-up jobs; saturated 2000 / 300 chaptask jobs and 1000 / 300 jobs per
+// reference, from 50 clients; history 10000 / 1000 finished jobs; 1000 / 200
+// reads per endpoint from 4 readers (stopped after 30 s / 15 s per endpoint,
+// which the report says) while 10 clients submit. Filling the history takes
+// most of a default run.
 //
 // Usage:
 //
-//	go run ./cmd/chaptask-bench [-quick] [-serial N] [-saturated N] [-clients N]
-//	    [-history N] [-skip-references] [-database-url URL]
+//	go run ./cmd/chaptask-bench [-quick] [-serial N] [-saturated N]
+//	    [-reference-saturated N] [-clients N] [-history N] [-max-concurrency N]
+//	    [-skip-references] [-database-url URL]
 //	    [-temporal-address HOST:PORT] [-workers N] [-binary PATH]
 package main
 

@@ -98,6 +98,30 @@ func parseStat(raw []byte) (cpuTimes, error) {
 	return cpuTimes{Self: toDuration(ticks[0] + ticks[1]), Children: toDuration(ticks[2] + ticks[3])}, nil
 }
 
+// readMachineBusy returns the CPU time all processes of the machine have
+// spent, from the first line of /proc/stat: user, nice, system, irq,
+// softirq and steal (idle and iowait are not busy).
+func readMachineBusy() (time.Duration, error) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read machine CPU time: %w", err)
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, fmt.Errorf("malformed /proc/stat line %q", line)
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseInt(fields[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed /proc/stat line %q: %w", line, err)
+		}
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / clockTicks, nil
+}
+
 // readPeakRSS returns the peak resident set size (VmHWM) of a process in
 // bytes; pid 0 means this process.
 func readPeakRSS(pid int) (int64, error) {

@@ -72,9 +72,11 @@ type naive struct {
 	worker worker.Worker
 	db     *bun.DB
 	taskID string
-	// stalls counts jobs whose result took longer than stallAfter to
-	// arrive through the SDK and was then read with DescribeWorkflowExecution.
+	// stalls counts jobs that had closed, but whose result had not
+	// arrived through the SDK, stallAfter after they started.
 	stalls atomic.Int64
+	// slow counts jobs still running stallAfter after they started.
+	slow atomic.Int64
 }
 
 // startNaive starts reference A with its data in dir.
@@ -117,7 +119,9 @@ func startNaive(ctx context.Context, dir, databaseURL string, maxConcurrency int
 }
 
 // job starts a workflow (no eager start) and waits for its result with the
-// SDK.
+// SDK. Should the result not have arrived after stallAfter, the job is read
+// with DescribeWorkflowExecution from then on; if it had closed already, the
+// SDK's history long poll missed its wake-up and a stall is counted.
 func (n *naive) job(ctx context.Context) (string, error) {
 	opts := client.StartWorkflowOptions{ID: db.NewID(), TaskQueue: naiveTaskQueue}
 	run, err := n.client.ExecuteWorkflow(ctx, opts, naiveWorkflow, workflows.ExecuteInput{TaskID: n.taskID})
@@ -135,33 +139,48 @@ func (n *naive) job(ctx context.Context) (string, error) {
 	case errors.As(err, &wfErr):
 		return "failed", nil
 	case getCtx.Err() != nil && ctx.Err() == nil:
-		n.stalls.Add(1)
 		return n.describeUntilClosed(ctx, opts.ID)
 	}
 	return "", fmt.Errorf("await naive job %s: %w", opts.ID, err)
 }
 
 // describeUntilClosed polls the workflow until it has closed and returns
-// its status as a job status.
+// its status as a job status. A workflow closed at the first poll counts as
+// a stall, one still running as slow.
 func (n *naive) describeUntilClosed(ctx context.Context, id string) (string, error) {
-	for {
-		desc, err := n.client.DescribeWorkflowExecution(ctx, id, "")
-		if err != nil {
-			return "", fmt.Errorf("describe naive job %s: %w", id, err)
-		}
-		switch desc.GetWorkflowExecutionInfo().GetStatus() {
-		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-			return "completed", nil
-		case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-			return "canceled", nil
-		default:
-			return "failed", nil
-		}
+	const running = enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	status, err := n.describe(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if status == running {
+		n.slow.Add(1)
+	} else {
+		n.stalls.Add(1)
+	}
+	for status == running {
 		if err := sleepCtx(ctx, describeEvery); err != nil {
 			return "", err
 		}
+		if status, err = n.describe(ctx, id); err != nil {
+			return "", err
+		}
 	}
+	switch status {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return "completed", nil
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "canceled", nil
+	}
+	return "failed", nil
+}
+
+func (n *naive) describe(ctx context.Context, id string) (enumspb.WorkflowExecutionStatus, error) {
+	desc, err := n.client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return 0, fmt.Errorf("describe naive job %s: %w", id, err)
+	}
+	return desc.GetWorkflowExecutionInfo().GetStatus(), nil
 }
 
 // stop releases everything startNaive started.

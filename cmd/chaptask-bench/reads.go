@@ -32,9 +32,10 @@ type readsResult struct {
 
 // endpointResult is the latency of one endpoint.
 type endpointResult struct {
-	Name    string
-	Latency summary
-	Non200  int
+	Name      string
+	Requested int
+	Latency   summary // Latency.N is how many were sent
+	Non200    int
 }
 
 // measureReads fills the history to cfg.History finished jobs, then times
@@ -92,8 +93,8 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 		{"GET /jobs?page=1&size=50", "/api/v1/jobs?page=1&size=50"},
 	}
 	for _, e := range endpoints {
-		prog.begin("%s: %d reads from %d readers, %d clients submitting", e.name, cfg.Reads, cfg.Readers, cfg.Submitters)
-		r, err := readEndpoint(ctx, api, e.path, cfg.Reads, cfg.Readers)
+		prog.begin("%s: %d reads from %d readers (at most %s), %d clients submitting", e.name, cfg.Reads, cfg.Readers, cfg.ReadBudget, cfg.Submitters)
+		r, err := readEndpoint(ctx, api, e.path, cfg.Reads, cfg.Readers, cfg.ReadBudget)
 		if err != nil {
 			stopLoad()
 			wg.Wait()
@@ -169,11 +170,13 @@ func awaitCompleted(ctx context.Context, api *apiClient, target int, prog *progr
 	}
 }
 
-// readEndpoint sends n GETs of path from readers concurrent readers and
-// returns their latencies. Answers other than 200 are counted, not errors.
-func readEndpoint(ctx context.Context, api *apiClient, path string, n, readers int) (endpointResult, error) {
+// readEndpoint sends n GETs of path from readers concurrent readers, or as
+// many as start within budget, and returns their latencies. Answers other
+// than 200 are counted, not errors.
+func readEndpoint(ctx context.Context, api *apiClient, path string, n, readers int, budget time.Duration) (endpointResult, error) {
+	deadline := time.Now().Add(budget)
 	var (
-		res       endpointResult
+		res       = endpointResult{Requested: n}
 		next      atomic.Int64
 		wg        sync.WaitGroup
 		mu        sync.Mutex
@@ -182,7 +185,7 @@ func readEndpoint(ctx context.Context, api *apiClient, path string, n, readers i
 	)
 	for range min(readers, n) {
 		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
+			for next.Add(1) <= int64(n) && time.Now().Before(deadline) {
 				d, status, err := api.timedGet(ctx, path)
 				mu.Lock()
 				if err != nil {

@@ -37,8 +37,8 @@ func measureReferences(ctx context.Context, cfg config, dir string, environ []st
 		return res, err
 	}
 	naiveRow, err := measureDesign(ctx, cfg, naiveDesign, n.job, selfCPU, prog)
-	res.Notes = append(res.Notes, fmt.Sprintf("%s: %d job(s) took over %s to arrive through the SDK's Get and were read by DescribeWorkflowExecution (history long-poll stalls)",
-		naiveDesign, n.stalls.Load(), stallAfter))
+	res.Notes = append(res.Notes, fmt.Sprintf("%s: %d stall(s): jobs closed but their result not delivered by the SDK's Get after %s (a missed history long-poll wake-up), then read with DescribeWorkflowExecution; %d more job(s) were merely still running after %s",
+		naiveDesign, n.stalls.Load(), stallAfter, n.slow.Load(), stallAfter))
 	if c := tail.count(); c > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d log line(s) at warn level or above", naiveDesign, c))
 	}
@@ -82,16 +82,15 @@ func measureDesign(ctx context.Context, cfg config, design string, job jobFunc, 
 	if err != nil {
 		return m, fmt.Errorf("%s serial: %w", design, err)
 	}
-	prog.begin("%s: saturated, %d jobs from %d clients", design, cfg.Saturated, cfg.Clients)
-	sat, err := runSaturated(ctx, cfg.Saturated, cfg.Clients, job, cpu, prog)
+	prog.begin("%s: saturated, %d jobs from %d clients", design, cfg.RefSaturated, cfg.Clients)
+	sat, err := runSaturated(ctx, cfg.RefSaturated, cfg.Clients, job, cpu, prog)
 	if err != nil {
 		return m, fmt.Errorf("%s saturated: %w", design, err)
 	}
 	m.row = row{Design: design, Serial: summarize(serial.Latencies), Saturated: &sat}
 	m.notes = appendUnexpected(m.notes, design+" serial", serial)
 	m.notes = appendUnexpected(m.notes, design+" saturated", sat)
-	satLatency := summarize(sat.Latencies)
-	m.notes = append(m.notes, fmt.Sprintf("%s saturated: job latency p50 %s, p99 %s with %d clients", design, ms(satLatency.P50), ms(satLatency.P99), cfg.Clients))
+	m.notes = append(m.notes, saturatedNote(design, sat, cfg.Clients))
 	return m, nil
 }
 

@@ -34,12 +34,12 @@ func (r report) write(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaptask-bench: %s\n\n", r.Config)
 
-	cells := [][]string{{"design", "serial p50 ms", "p95 ms", "p99 ms", "| saturated jobs/s", "CPU ms/job", "shell CPU ms/job"}}
+	cells := [][]string{{"design", "serial p50 ms", "p95 ms", "p99 ms", "|", "saturated jobs/s", "CPU ms/job", "shell CPU ms/job"}}
 	for _, row := range r.Rows {
 		measured := row.Serial.N > 0
 		cells = append(cells, []string{row.Design,
 			msNumber(row.Serial.P50, measured), msNumber(row.Serial.P95, measured), msNumber(row.Serial.P99, measured),
-			"| " + jobsPerSecond(row.Saturated), cpuPerJob(row.Saturated, false), cpuPerJob(row.Saturated, true)})
+			"|", jobsPerSecond(row.Saturated), cpuPerJob(row.Saturated, false), cpuPerJob(row.Saturated, true)})
 	}
 	b.WriteString(formatTable(cells))
 
@@ -129,6 +129,9 @@ func (r readsResult) line() string {
 	var parts []string
 	for _, e := range r.Endpoints {
 		p := fmt.Sprintf("%s p50 %s p99 %s", e.Name, ms(e.Latency.P50), ms(e.Latency.P99))
+		if e.Latency.N < e.Requested {
+			p += fmt.Sprintf(" (only %d of %d within the time limit)", e.Latency.N, e.Requested)
+		}
 		if e.Non200 > 0 {
 			p += fmt.Sprintf(" (%d not 200)", e.Non200)
 		}

@@ -109,7 +109,7 @@ func (s *service) awaitReady(ctx context.Context, p *process, ready <-chan strin
 				s.BaseURL = "http://" + addr
 			}
 		case <-p.exited:
-			return fmt.Errorf("chaptask exited before serving HTTP: %v", p.err)
+			return fmt.Errorf("chaptask exited before serving HTTP (%v); its log lines are above", p.cmd.ProcessState)
 		case <-timeout.C:
 			return fmt.Errorf("chaptask did not serve HTTP within %s", readyTimeout)
 		case <-ctx.Done():
@@ -136,15 +136,31 @@ func (s *service) alive() error {
 
 // cpu sums the CPU times of the processes.
 func (s *service) cpu() (cpuTimes, error) {
+	each, err := s.cpuEach()
 	var sum cpuTimes
+	for _, c := range each {
+		sum = sum.add(c.CPU)
+	}
+	return sum, err
+}
+
+// namedCPU is the CPU time of one process.
+type namedCPU struct {
+	Name string
+	CPU  cpuTimes
+}
+
+// cpuEach returns the CPU times of each process, main process first.
+func (s *service) cpuEach() ([]namedCPU, error) {
+	var out []namedCPU
 	for _, p := range s.procs {
 		c, err := readCPU(p.cmd.Process.Pid)
 		if err != nil {
-			return sum, fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
-		sum = sum.add(c)
+		out = append(out, namedCPU{Name: p.name, CPU: c})
 	}
-	return sum, nil
+	return out, nil
 }
 
 // peakRSS returns the peak RSS of each process, main process first.
@@ -226,6 +242,9 @@ func startProcess(name, binary string, env []string, prog *progress) (*process, 
 		// the bench, which then stops the service in order.
 		Setpgid: true,
 		// Should the bench die without cleaning up, so does the service.
+		// (Linux sends it when the thread that started the process exits;
+		// Go ends a thread only when a goroutine locked to it exits, which
+		// the bench never does.)
 		Pdeathsig: syscall.SIGKILL,
 	}
 	if err := p.cmd.Start(); err != nil {
