@@ -74,6 +74,7 @@ type Server struct {
 	frontendAddr string
 	namespace    string
 	dbPath       string // "" when in memory
+	visPath      string // the visibility store's file; "" when in memory
 	logger       *slog.Logger
 	muteLogs     *atomic.Bool // set by Stop
 
@@ -115,7 +116,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 
-	sqlCfg, dbPath, err := sqliteConfig(cfg.DataDir)
+	sqlCfg, dbPath, err := sqliteConfig(cfg.DataDir, dbFileName)
+	if err != nil {
+		return nil, err
+	}
+	visCfg, visPath, err := sqliteConfig(cfg.DataDir, visibilityDBFileName)
 	if err != nil {
 		return nil, err
 	}
@@ -127,16 +132,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		namespace: cfg.Namespace,
 		dbPath:    dbPath,
+		visPath:   visPath,
 		logger:    logger,
 		muteLogs:  muted,
 	}
-	if err := s.start(ctx, cfg, sqlCfg, frontend); err != nil {
+	if err := s.start(ctx, cfg, stores{sqlCfg, visCfg}, frontend); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, frontend listenAddr) error {
+// stores are the SQLite configs of the default and the visibility store.
+type stores struct {
+	main, visibility *config.SQL
+}
+
+func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend listenAddr) error {
+	if cfg.Untuned {
+		// The reference measurement keeps the server's usual layout: one
+		// database for everything, with every visibility index.
+		st.visibility = st.main
+		s.visPath = ""
+	}
+	sqlCfg := st.main
 	p, err := choosePorts(frontend)
 	if err != nil {
 		return err
@@ -151,7 +169,7 @@ func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, fron
 	if cfg.Untuned {
 		dc = untunedDynamicConfig()
 	}
-	srv, err := temporal.NewServer(serverOptions(serverConfig(sqlCfg, p), p, dc, srvLogger)...)
+	srv, err := temporal.NewServer(serverOptions(serverConfig(st, p), p, dc, srvLogger)...)
 	if err != nil {
 		return fmt.Errorf("create temporal server: %w", err)
 	}
@@ -177,6 +195,11 @@ func (s *Server) start(ctx context.Context, cfg Config, sqlCfg *config.SQL, fron
 	}
 	if err := applyRetention(ctx, c, cfg.Namespace, cfg.Retention); err != nil {
 		return err
+	}
+	if s.visPath != "" {
+		if err := dropUnusedVisibilityIndexes(ctx, s.visPath); err != nil {
+			return err
+		}
 	}
 
 	if cfg.UIAddr != "" {
@@ -368,9 +391,11 @@ func (s *Server) Stop() error {
 			// by stopTimeout instead.
 			ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 			defer cancel()
-			if _, err := os.Stat(s.dbPath); err == nil {
-				if err := checkpoint(ctx, s.dbPath); err != nil {
-					errs = append(errs, err)
+			for _, path := range []string{s.dbPath, s.visPath} {
+				if _, err := os.Stat(path); err == nil {
+					if err := checkpoint(ctx, path); err != nil {
+						errs = append(errs, err)
+					}
 				}
 			}
 			releaseDB(s.dbPath)

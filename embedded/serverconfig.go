@@ -17,8 +17,9 @@ import (
 )
 
 const (
-	clusterName = "active"
-	storeName   = "sqlite"
+	clusterName         = "active"
+	storeName           = "sqlite"
+	visibilityStoreName = "sqlite-visibility"
 	// localIP is where the internal services (history, matching, worker) listen.
 	localIP = "127.0.0.1"
 )
@@ -81,9 +82,9 @@ type ports struct {
 }
 
 // serverConfig returns the static server config: one history shard, SQLite
-// for both the default and the visibility store, archival off, no metrics
+// for the default and the visibility store (separate files), archival off, no metrics
 // listener (a nil metrics config means a no-op handler) and no pprof.
-func serverConfig(sqlCfg *config.SQL, p ports) *config.Config {
+func serverConfig(st stores, p ports) *config.Config {
 	frontend := p.frontend.dialAddr()
 	frontendHTTP := net.JoinHostPort(p.frontend.dialHost(), strconv.Itoa(p.frontendHTTP))
 	cfg := &config.Config{}
@@ -91,9 +92,12 @@ func serverConfig(sqlCfg *config.SQL, p ports) *config.Config {
 	cfg.Global.Membership.BroadcastAddress = localIP
 	cfg.Persistence = config.Persistence{
 		DefaultStore:     storeName,
-		VisibilityStore:  storeName,
+		VisibilityStore:  visibilityStoreName,
 		NumHistoryShards: 1,
-		DataStores:       map[string]config.DataStore{storeName: {SQL: sqlCfg}},
+		DataStores: map[string]config.DataStore{
+			storeName:           {SQL: st.main},
+			visibilityStoreName: {SQL: st.visibility},
+		},
 	}
 	cfg.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,

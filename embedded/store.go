@@ -24,8 +24,13 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// dbFileName is the SQLite file inside Config.DataDir.
-const dbFileName = "temporal.db"
+// SQLite files inside Config.DataDir. Visibility has a file (and so a
+// connection) of its own: on one shared connection a slow list query stalls
+// every workflow, and visibility writes queue behind history writes.
+const (
+	dbFileName           = "temporal.db"
+	visibilityDBFileName = "temporal-visibility.db"
+)
 
 // sqliteConfig returns the SQL store config for dataDir, and the database
 // file path ("" for an in-memory database).
@@ -36,7 +41,7 @@ const dbFileName = "temporal.db"
 // connection. "setup=true" makes the plugin create the schema on the first
 // connection to a new file and ignore the "table already exists" error on
 // later ones; an in-memory database is always set up.
-func sqliteConfig(dataDir string) (*config.SQL, string, error) {
+func sqliteConfig(dataDir, fileName string) (*config.SQL, string, error) {
 	cfg := &config.SQL{
 		PluginName: sqliteplugin.PluginName,
 		// One connection: SQLite has a single writer anyway, and the team
@@ -55,7 +60,7 @@ func sqliteConfig(dataDir string) (*config.SQL, string, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("create data dir: %w", err)
 	}
-	path, err := filepath.Abs(filepath.Join(dataDir, dbFileName))
+	path, err := filepath.Abs(filepath.Join(dataDir, fileName))
 	if err != nil {
 		return nil, "", fmt.Errorf("data dir path: %w", err)
 	}
@@ -141,4 +146,41 @@ func releaseDB(path string) {
 	openDBs.Lock()
 	defer openDBs.Unlock()
 	delete(openDBs.paths, path)
+}
+
+// unusedVisibilityIndexes are indexes of the server's SQLite visibility
+// schema that nothing chaptask or the Web UI's default views query. Each
+// visibility write (two or three per job, REPLACE being a delete plus an
+// insert) maintains every index, so these are dropped: queries on their
+// columns still work, by scanning. Kept: the default order, workflow id,
+// type, status, task queue, execution and schedule times, and the custom
+// Keyword columns (chaptask's search attributes live there).
+var unusedVisibilityIndexes = []string{
+	"by_history_length", "by_history_size_bytes", "by_execution_duration", "by_state_transition_count",
+	"by_parent_workflow_id", "by_parent_run_id", "by_root_workflow_id", "by_root_run_id",
+	"by_batcher_user", "by_temporal_schedule_paused", "by_temporal_namespace_division", "by_temporal_pause_info",
+	"by_temporal_worker_deployment_version", "by_temporal_workflow_versioning_behavior", "by_temporal_worker_deployment",
+	"by_bool_01", "by_bool_02", "by_bool_03", "by_datetime_01", "by_datetime_02", "by_datetime_03",
+	"by_double_01", "by_double_02", "by_double_03", "by_int_01", "by_int_02", "by_int_03",
+	"by_temporal_bool_01", "by_temporal_bool_02", "by_temporal_datetime_01", "by_temporal_datetime_02",
+	"by_temporal_double_01", "by_temporal_double_02", "by_temporal_int_01", "by_temporal_int_02",
+	"by_temporal_keyword_01", "by_temporal_keyword_02", "by_temporal_keyword_03", "by_temporal_keyword_04",
+	"by_temporal_low_cardinality_keyword_01",
+}
+
+// dropUnusedVisibilityIndexes drops unusedVisibilityIndexes from the
+// visibility file at path, once the server has created its schema there. It
+// is idempotent: the server only creates its schema in a new file.
+func dropUnusedVisibilityIndexes(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout%3D10000")
+	if err != nil {
+		return fmt.Errorf("open visibility store: %w", err)
+	}
+	defer db.Close()
+	for _, name := range unusedVisibilityIndexes {
+		if _, err := db.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+			return fmt.Errorf("drop visibility index %s: %w", name, err)
+		}
+	}
+	return nil
 }

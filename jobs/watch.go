@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,30 +13,26 @@ import (
 // misses a small share of long-poll wake-ups, and a missed one must cost a
 // slice, not the 20 s long-poll expiry.
 const (
-	pendingPollMin = 50 * time.Millisecond
-	pendingPollMax = 500 * time.Millisecond
+	pendingPollMin = 5 * time.Millisecond
+	pendingPollMax = 250 * time.Millisecond
 	closeWaitSlice = time.Second
 )
 
-// Watch calls emit with the job's record now and after every change, until
-// it has emitted a terminal record, ctx ends, or emit fails.
+// Watch calls emit with the job's record now and after every status change,
+// until it has emitted a terminal record, ctx ends, or emit fails.
 func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) error {
-	var last []byte
+	last := ""
 	pendingPoll := pendingPollMin
 	for {
 		job, err := s.Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		cur, err := json.Marshal(job)
-		if err != nil {
-			return err
-		}
-		if string(cur) != string(last) {
+		if job.Status != last {
 			if err := emit(job); err != nil {
 				return err
 			}
-			last = cur
+			last = job.Status
 		}
 		if job.Terminal() {
 			return nil
