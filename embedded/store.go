@@ -74,6 +74,12 @@ func sqliteConfig(dataDir, fileName string) (*config.SQL, string, error) {
 		"setup":        "true",
 		"journal_mode": "wal",
 		"synchronous":  "normal",
+		"busy_timeout": "10000",
+	}
+	if fileName == visibilityDBFileName {
+		// A second connection lets list queries read (WAL readers never
+		// wait) while the visibility queue writes.
+		cfg.MaxConns, cfg.MaxIdleConns = 2, 2
 	}
 	return cfg, path, nil
 }

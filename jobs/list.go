@@ -45,41 +45,63 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	// Pending and running share one visibility status, so those filters
 	// read every live job and paginate after telling them apart.
 	live := f.Status == StatusPending || f.Status == StatusRunning
+	paged := f.Size > 0 && !live
+
+	// The total is counted while the page is read.
+	type countResult struct {
+		n   int
+		err error
+	}
+	counted := make(chan countResult, 1)
+	if paged {
+		go func() {
+			resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: s.namespace, Query: query})
+			if err != nil {
+				err = s.wrap(err, "count jobs")
+			}
+			counted <- countResult{int(resp.GetCount()), err}
+		}()
+	}
+
 	limit := maxListAll
-	if f.Size > 0 && !live {
+	if paged {
 		limit = f.Page * f.Size
 	}
 	jobs, err := s.listQuery(ctx, query, limit)
 	if err != nil {
 		return nil, 0, err
 	}
+	if paged {
+		// Visibility pages by token, so earlier pages are read and dropped;
+		// only the requested page is completed.
+		jobs = pageOf(jobs, f.Page, f.Size)
+	}
 	if err := s.refineAll(ctx, jobs); err != nil {
 		return nil, 0, err
 	}
 
-	if live {
+	switch {
+	case live:
 		kept := jobs[:0]
 		for _, j := range jobs {
 			if j.Status == f.Status {
 				kept = append(kept, j)
 			}
 		}
-		jobs = kept
-		total := len(jobs)
+		total := len(kept)
 		if f.Size > 0 {
-			jobs = pageOf(jobs, f.Page, f.Size)
+			kept = pageOf(kept, f.Page, f.Size)
 		}
-		return jobs, total, nil
-	}
-
-	if f.Size == 0 {
+		return kept, total, nil
+	case paged:
+		c := <-counted
+		if c.err != nil {
+			return nil, 0, c.err
+		}
+		return jobs, c.n, nil
+	default:
 		return jobs, len(jobs), nil
 	}
-	resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: s.namespace, Query: query})
-	if err != nil {
-		return nil, 0, s.wrap(err, "count jobs")
-	}
-	return pageOf(jobs, f.Page, f.Size), int(resp.GetCount()), nil
 }
 
 // listQuery reads up to limit executions matching query.
