@@ -3,25 +3,22 @@ package registry_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/pgdriver"
 	"go.temporal.io/sdk/client"
 	_ "modernc.org/sqlite"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/db/dbtest"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -256,40 +253,6 @@ func sqlOpenSQLite(t *testing.T) *sql.DB {
 	return sqldb
 }
 
-// eachDialect runs fn against a fresh SQLite file and, when
-// CHAPTASK_TEST_DATABASE_URL is set, a fresh PostgreSQL schema.
-func eachDialect(t *testing.T, fn func(t *testing.T, bdb *bun.DB)) {
-	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
-		bdb := bun.NewDB(sqlOpenSQLite(t), sqlitedialect.New())
-		fn(t, bdb)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		url := os.Getenv("CHAPTASK_TEST_DATABASE_URL")
-		if url == "" {
-			t.Skip("CHAPTASK_TEST_DATABASE_URL not set")
-		}
-		schema := "registry_test_" + strings.ToLower(rand.Text())
-		admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
-		t.Cleanup(func() { admin.Close() })
-		if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-			t.Fatalf("create schema: %v", err)
-		}
-		t.Cleanup(func() {
-			if _, err := admin.ExecContext(context.WithoutCancel(t.Context()), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-				t.Errorf("drop schema: %v", err)
-			}
-		})
-		sqldb := sql.OpenDB(pgdriver.NewConnector(
-			pgdriver.WithDSN(url),
-			pgdriver.WithConnParams(map[string]any{"search_path": schema}),
-		))
-		bdb := bun.NewDB(sqldb, pgdialect.New())
-		t.Cleanup(func() { bdb.Close() })
-		fn(t, bdb)
-	})
-}
-
 type widget struct {
 	bun.BaseModel `bun:"table:widgets"`
 	ID            int64  `bun:"id,pk"`
@@ -297,7 +260,7 @@ type widget struct {
 }
 
 func TestDatabaseInjection(t *testing.T) {
-	eachDialect(t, func(t *testing.T, bdb *bun.DB) {
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		ctx := t.Context()
 		if _, err := bdb.NewCreateTable().Model((*widget)(nil)).Exec(ctx); err != nil {
 			t.Fatalf("create table: %v", err)

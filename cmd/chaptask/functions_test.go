@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,9 +10,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
 
-	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
 	"github.com/chaptask/chaptask/registry"
 )
@@ -155,24 +151,7 @@ func TestSlowComputationCancellation(t *testing.T) {
 }
 
 func TestQueryTaskCount(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		sqldb, err := sql.Open("sqlite", "file:"+t.TempDir()+"/x.db")
-		if err != nil {
-			t.Fatal(err)
-		}
-		bdb := bun.NewDB(sqldb, sqlitedialect.New())
-		t.Cleanup(func() { bdb.Close() })
-		if _, err := bdb.NewCreateTable().Model((*db.Task)(nil)).Exec(t.Context()); err != nil {
-			t.Fatalf("create tasks: %v", err)
-		}
-		testQueryTaskCount(t, bdb)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		if os.Getenv(dbtest.PostgresURLEnv) == "" {
-			t.Skip("CHAPTASK_TEST_DATABASE_URL not set")
-		}
-		testQueryTaskCount(t, dbtest.Open(t, "postgres")) // migrated: has the tasks table
-	})
+	dbtest.Each(t, testQueryTaskCount) // migrated: both have the tasks table
 }
 
 func testQueryTaskCount(t *testing.T, bdb *bun.DB) {
