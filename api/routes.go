@@ -18,19 +18,18 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 
 	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
 	// method mismatch with 404 instead of 405.
-
 	r.Handle("/api/v1/tasks", handleTaskCreate(bdb, log)).Methods(http.MethodPost)
 	r.Handle("/api/v1/tasks", handleTaskList(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/tasks/{id}", handleTaskGet(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/tasks/{id}", handleTaskReplace(bdb, log)).Methods(http.MethodPut)
 	r.Handle("/api/v1/tasks/{id}", handleTaskDelete(bdb, log)).Methods(http.MethodDelete)
 
-	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleTaskExecute(bdb, js, log) })).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, log))).Methods(http.MethodPost)
 
-	r.Handle("/api/v1/jobs", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobList(js, log) })).Methods(http.MethodGet)
-	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobGet(js, log) })).Methods(http.MethodGet)
-	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobDelete(js, log) })).Methods(http.MethodDelete)
-	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, func(js *jobs.Service) http.Handler { return handleJobStream(js, log) })).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobDelete(js, log))).Methods(http.MethodDelete)
+	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, handleJobStream(js, log))).Methods(http.MethodGet)
 
 	r.Handle("/api/v1/artifacts", handleArtifactList(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/artifacts/{id}", handleArtifactGet(bdb, log)).Methods(http.MethodGet)
@@ -49,11 +48,11 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 	return recoverPanics(r, log)
 }
 
-// needJobs builds h when job execution is configured and otherwise answers
-// 503, so an API without Temporal still serves tasks and artifacts.
-func needJobs(js *jobs.Service, log *slog.Logger, h func(*jobs.Service) http.Handler) http.Handler {
+// needJobs is h when job execution is configured and otherwise answers 503,
+// so an API without Temporal still serves tasks and artifacts.
+func needJobs(js *jobs.Service, log *slog.Logger, h http.Handler) http.Handler {
 	if js != nil {
-		return h(js)
+		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, log, unavailable("job execution is not configured in this process"))
@@ -62,9 +61,7 @@ func needJobs(js *jobs.Service, log *slog.Logger, h func(*jobs.Service) http.Han
 
 // recoverPanics turns a handler panic into a logged 500 instead of a dropped
 // connection.
-func recoverPanics(next http.Handler, log interface {
-	Error(msg string, args ...any)
-}) http.Handler {
+func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
