@@ -73,14 +73,29 @@ type Service struct {
 	namespace string
 	taskQueue string
 	logger    *slog.Logger
+	finished  *terminalCache
 }
+
+// Finished-job cache bounds: a few MiB at most, and a deletion made through
+// another process shows here within finishedTTL.
+const (
+	finishedCacheSize = 10_000
+	finishedTTL       = 10 * time.Second
+)
 
 // New returns a Service submitting jobs to taskQueue.
 func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{client: c, db: bdb, namespace: namespace, taskQueue: taskQueue, logger: logger}
+	return &Service{
+		client:    c,
+		db:        bdb,
+		namespace: namespace,
+		taskQueue: taskQueue,
+		logger:    logger,
+		finished:  newTerminalCache(finishedCacheSize, finishedTTL),
+	}
 }
 
 // maxSearchAttrLen keeps the command search attribute inside the keyword
@@ -118,6 +133,9 @@ func (s *Service) Submit(ctx context.Context, task *db.Task) (string, error) {
 
 // Get returns the job's current record.
 func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
+	if job, ok := s.finished.get(id, time.Now()); ok {
+		return job, nil
+	}
 	desc, err := s.client.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return nil, s.wrap(err, "describe job %s", id)
@@ -134,6 +152,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	if err := s.complete(ctx, []*Job{job}); err != nil {
 		return nil, err
 	}
+	s.finished.put(job, time.Now())
 	return job, nil
 }
 
@@ -227,6 +246,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if !job.Terminal() {
 		return s.Cancel(ctx, id)
 	}
+	s.finished.forget(id)
 	_, err = s.client.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace:         s.namespace,
 		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id},
