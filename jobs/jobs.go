@@ -110,6 +110,8 @@ var (
 
 // Submit starts a job running task and returns its id.
 func (s *Service) Submit(ctx context.Context, task *db.Task) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	jobID := db.NewID()
 	opts := client.StartWorkflowOptions{
 		ID:                                       jobID,
@@ -131,11 +133,18 @@ func (s *Service) Submit(ctx context.Context, task *db.Task) (string, error) {
 	return jobID, nil
 }
 
+// callTimeout bounds every call to Temporal made for one request, so an
+// unreachable server answers ErrUnavailable instead of hanging on the SDK's
+// retries.
+const callTimeout = 5 * time.Second
+
 // Get returns the job's current record.
 func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	if job, ok := s.finished.get(id, time.Now()); ok {
 		return job, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	desc, err := s.client.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return nil, s.wrap(err, "describe job %s", id)
@@ -222,6 +231,8 @@ func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 // Cancel asks a live job to stop. It returns once Temporal has recorded the
 // request; the job turns canceled when its command is dead.
 func (s *Service) Cancel(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	if err := s.client.CancelWorkflow(ctx, id, ""); err != nil {
 		return s.wrap(err, "cancel job %s", id)
 	}
@@ -247,10 +258,12 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return s.Cancel(ctx, id)
 	}
 	s.finished.forget(id)
-	_, err = s.client.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+	delCtx, cancel := context.WithTimeout(ctx, callTimeout)
+	_, err = s.client.WorkflowService().DeleteWorkflowExecution(delCtx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace:         s.namespace,
 		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id},
 	})
+	cancel()
 	if err != nil {
 		return s.wrap(err, "delete job %s", id)
 	}

@@ -27,6 +27,8 @@ const describeParallelism = 8
 // List returns jobs newest first, and the number of jobs the filter selects.
 // Temporal's SQL visibility orders live jobs first, then by finish time.
 func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	query := "WorkflowType = '" + workflows.ExecuteTaskWorkflow + "'"
 	if f.TaskID != "" {
 		query += " AND " + workflows.SearchAttrTaskID + " = '" + f.TaskID + "'"

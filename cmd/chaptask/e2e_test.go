@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/embedded"
+	"github.com/chaptask/chaptask/jobs"
 )
 
 // TestEndToEnd drives the real service over HTTP, on each database, against
@@ -520,4 +522,50 @@ func testWait(t *testing.T, s *service) {
 	}
 	s.want(t, s.do(t, "DELETE", "/api/v1/jobs/"+long, nil), 204)
 	s.waitStatus(t, long, "canceled")
+}
+
+// TestHealthWithoutTemporal stops the Temporal server under a running API:
+// /health answers 503 naming the temporal check, and recovers nothing it
+// should not (tasks still answer).
+func TestHealthWithoutTemporal(t *testing.T) {
+	srv, err := embedded.Start(context.Background(), embedded.Config{
+		FrontendAddr:     "127.0.0.1:0",
+		SearchAttributes: jobs.SearchAttributes,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	env := newEnv(t, "sqlite")
+	env["TEMPORAL_ADDRESS"] = srv.FrontendAddr()
+	s := startService(t, env)
+	s.want(t, s.do(t, "GET", "/health", nil), 200)
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var r reply
+	eventually(t, 30*time.Second, 100*time.Millisecond, func() bool {
+		r = s.do(t, "GET", "/health", nil)
+		return r.status == 503
+	}, func() string { return fmt.Sprintf("health with Temporal down: %d %s", r.status, r.body) })
+	var h struct {
+		Status string
+		Checks map[string]string
+	}
+	r.decode(t, &h)
+	if h.Status != "unhealthy" || h.Checks["temporal"] != "unhealthy" || h.Checks["database"] != "healthy" {
+		t.Errorf("health: %s", r.body)
+	}
+	s.want(t, s.do(t, "GET", "/api/v1/tasks", nil), 200)
+	// Submitting and reading jobs fail fast with 503, never hang.
+	for _, req := range []struct{ method, path string }{
+		{"POST", "/api/v1/tasks/" + seed + "5/$execute"},
+		{"GET", "/api/v1/jobs/01K72P5N5KCRM6MD3BRE4P0999"},
+		{"GET", "/api/v1/jobs"},
+	} {
+		if r := s.do(t, req.method, req.path, nil); r.status != 503 {
+			t.Errorf("%s %s with Temporal down: %d %s", req.method, req.path, r.status, r.body)
+		}
+	}
 }
