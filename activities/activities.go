@@ -86,6 +86,16 @@ type shellArtifact struct {
 	StderrBytes     *int64                 `json:"stderr_bytes,omitempty"`
 }
 
+// streamResult is one stream of a shell artifact: the kept text, and the
+// stream's whole size only when some of it was dropped.
+func streamResult(c *capture) (text string, truncated bool, size *int64) {
+	text, truncated, total := c.result()
+	if truncated {
+		size = &total
+	}
+	return text, truncated, size
+}
+
 // functionArtifact is the data of a function execution artifact.
 type functionArtifact struct {
 	Task   workflows.TaskSnapshot `json:"task"`
@@ -112,16 +122,8 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 			return out, fmt.Errorf("run shell command: %w", err)
 		}
 		art := shellArtifact{Task: in.Task, ExitCode: run.exitCode}
-		var total int64
-		art.Stdout, art.StdoutTruncated, total = run.stdout.result()
-		if art.StdoutTruncated {
-			art.StdoutBytes = &total
-		}
-		var errTotal int64
-		art.Stderr, art.StderrTruncated, errTotal = run.stderr.result()
-		if art.StderrTruncated {
-			art.StderrBytes = &errTotal
-		}
+		art.Stdout, art.StdoutTruncated, art.StdoutBytes = streamResult(run.stdout)
+		art.Stderr, art.StderrTruncated, art.StderrBytes = streamResult(run.stderr)
 		data = art
 	case in.Task.IsFunction():
 		res, err := a.runFunction(ctx, in, logger)
