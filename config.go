@@ -38,6 +38,13 @@ type config struct {
 	MaxOutputBytes       int64
 	PprofAddr            string
 	EmbeddedRetention    time.Duration
+	// APIKeys come from CHAPTASK_API_KEYS and CHAPTASK_API_KEYS_FILE; they
+	// are never printed.
+	APIKeys       []string
+	APIKeysFile   string
+	TasksReadOnly bool
+	TasksFile     string
+	ShellEnabled  bool
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -52,7 +59,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return fallback
 	}
 	var c config
-	var logLevel, seed, maxConc, maxOut, retention string
+	var logLevel, seed, maxConc, maxOut, retention, readOnly, shell string
 	name := "chaptask"
 	if len(args) > 0 {
 		name = args[0]
@@ -75,6 +82,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&maxConc, "max-concurrency", env("CHAPTASK_MAX_CONCURRENCY", strconv.Itoa(runtime.NumCPU())), "jobs run at once per worker (CHAPTASK_MAX_CONCURRENCY)")
 	fs.StringVar(&maxOut, "max-output-bytes", env("CHAPTASK_MAX_OUTPUT_BYTES", strconv.Itoa(4<<20)), "bytes of stdout and of stderr kept per job (CHAPTASK_MAX_OUTPUT_BYTES)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("CHAPTASK_PPROF_ADDR", ""), "serve net/http/pprof on this address for profiling; empty disables it (CHAPTASK_PPROF_ADDR)")
+	// No flag for the keys themselves: a flag would show them in every
+	// process listing.
+	fs.StringVar(&c.APIKeysFile, "api-keys-file", env("CHAPTASK_API_KEYS_FILE", ""), "file of API keys, one per line or comma-separated, e.g. a Docker secret (CHAPTASK_API_KEYS_FILE)")
+	fs.StringVar(&readOnly, "tasks-read-only", env("CHAPTASK_TASKS_READ_ONLY", "false"), "refuse task create, replace and delete through the API (CHAPTASK_TASKS_READ_ONLY)")
+	fs.StringVar(&c.TasksFile, "tasks-file", env("CHAPTASK_TASKS_FILE", ""), "YAML or JSON file of tasks applied by id at start-up (CHAPTASK_TASKS_FILE)")
+	fs.StringVar(&shell, "shell-enabled", env("CHAPTASK_SHELL_ENABLED", "true"), "allow shell tasks; false runs registered functions only (CHAPTASK_SHELL_ENABLED)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}
@@ -105,6 +118,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.EmbeddedRetention, err = time.ParseDuration(retention); err != nil || c.EmbeddedRetention < time.Hour {
 		errs = append(errs, fmt.Errorf("embedded retention %q: want a duration of at least 1h, e.g. 720h", retention))
 	}
+	if c.TasksReadOnly, err = strconv.ParseBool(readOnly); err != nil {
+		errs = append(errs, fmt.Errorf("tasks read-only %q: want true or false", readOnly))
+	}
+	if c.ShellEnabled, err = strconv.ParseBool(shell); err != nil {
+		errs = append(errs, fmt.Errorf("shell enabled %q: want true or false", shell))
+	}
+	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
 	if c.TemporalNamespace == "" {
 		errs = append(errs, errors.New("temporal namespace must not be empty"))
 	}
@@ -112,6 +132,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		errs = append(errs, errors.New("task queue must not be empty"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// splitKeys reads API keys separated by commas or newlines, skipping blanks
+// and "#" comment lines.
+func splitKeys(s string) []string {
+	var keys []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		for _, k := range strings.Split(line, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // lookup reports a variable's value; unset and empty are alike.

@@ -72,6 +72,18 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if cfg.APIKeysFile != "" {
+		raw, err := os.ReadFile(cfg.APIKeysFile)
+		if err != nil {
+			return fmt.Errorf("read API keys file: %w", err)
+		}
+		keys := splitKeys(string(raw))
+		if len(keys) == 0 {
+			// An empty secret must not quietly open the API.
+			return fmt.Errorf("API keys file %s holds no keys", cfg.APIKeysFile)
+		}
+		cfg.APIKeys = append(cfg.APIKeys, keys...)
+	}
 	logger := newLogger(cfg, stderr)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, logger)
@@ -101,6 +113,9 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("register functions: %w", err)
 		}
 	}
+	if err := applyTaskFile(ctx, cfg, bdb, logger); err != nil {
+		return err
+	}
 	if err := prepareTasks(ctx, cfg, bdb, reg, opts.SeedTasks, logger); err != nil {
 		return err
 	}
@@ -118,11 +133,17 @@ func Run(ctx context.Context, opts Options) error {
 		<-ctx.Done()
 		return nil
 	}
+	if len(cfg.APIKeys) > 0 {
+		logger.Info("API requires an X-API-Key", "keys", len(cfg.APIKeys))
+	}
 	handler := api.NewServer(api.Config{
-		DB:       bdb,
-		Jobs:     jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger),
-		Registry: reg,
-		Logger:   logger,
+		DB:            bdb,
+		Jobs:          jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger),
+		Registry:      reg,
+		Logger:        logger,
+		APIKeys:       cfg.APIKeys,
+		TasksReadOnly: cfg.TasksReadOnly,
+		ShellDisabled: !cfg.ShellEnabled,
 		HealthChecks: []api.HealthCheck{{
 			Name: "temporal",
 			Check: func(ctx context.Context) error {
@@ -208,6 +229,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 		Logger:         logger,
 		ShellEnv:       activities.ShellEnv(getenv),
 		MaxOutputBytes: cfg.MaxOutputBytes,
+		ShellDisabled:  !cfg.ShellEnabled,
 	}
 	acts.Register(w)
 	return w
@@ -219,6 +241,30 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// applyTaskFile makes the tasks of CHAPTASK_TASKS_FILE exist as written.
+// A file that does not validate stops the start: serving a half-applied
+// catalogue would be worse.
+func applyTaskFile(ctx context.Context, cfg config, bdb *bun.DB, logger *slog.Logger) error {
+	if cfg.TasksFile == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(cfg.TasksFile)
+	if err != nil {
+		return fmt.Errorf("read tasks file: %w", err)
+	}
+	tasks, err := api.DecodeTaskFile(raw, !cfg.ShellEnabled)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.TasksFile, err)
+	}
+	res, err := db.ApplyTasks(ctx, bdb, tasks)
+	if err != nil {
+		return err
+	}
+	logger.Info("applied tasks file", "file", cfg.TasksFile,
+		"created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged)
+	return nil
 }
 
 // prepareTasks seeds the given tasks into an empty database and disables

@@ -43,6 +43,9 @@ type Activities struct {
 	KillGrace time.Duration
 	// InlineLimit is the largest artifact passed through Temporal.
 	InlineLimit int
+	// ShellDisabled refuses shell tasks on this worker, whatever the API
+	// that submitted them allowed.
+	ShellDisabled bool
 }
 
 // Register registers every step under its stable name.
@@ -111,6 +114,9 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 	out := workflows.RunOutput{StartedAt: time.Now().UTC()}
 	var data any
 	switch {
+	case in.Task.TaskType == "shell" && a.ShellDisabled:
+		return out, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("task %s is a shell task and shell tasks are disabled on this worker", in.Task.ID), workflows.ErrTypeBadTask, nil)
 	case in.Task.TaskType == "shell":
 		run, err := runShell(ctx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
 			func() { activity.RecordHeartbeat(ctx) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"unicode/utf8"
 )
 
 // maxBodyBytes bounds every request body.
@@ -38,6 +39,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // decodeObject parses body as one JSON object into its members.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	// encoding/json would quietly turn invalid bytes into U+FFFD and store
+	// a command the client never sent.
+	if !utf8.Valid(body) {
+		return nil, badRequest("request body is not valid UTF-8")
+	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(body, &members); err != nil {
 		var typeErr *json.UnmarshalTypeError

@@ -1,11 +1,20 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/db/dbtest"
 )
 
 // FuzzDecodeTaskInput: any body either decodes to a valid task or is
@@ -62,6 +71,69 @@ func FuzzParseQuery(f *testing.F) {
 		}
 		if id, errs := parseULIDQuery(q, "task_id"); len(errs) == 0 && id != "" && len(id) != 26 {
 			t.Fatalf("accepted task_id %q", id)
+		}
+	})
+}
+
+// FuzzTaskWrites drives POST and PUT through the real handler and SQLite:
+// no body ever gets a 5xx, and a rejected body leaves the database as it was.
+func FuzzTaskWrites(f *testing.F) {
+	for _, seed := range []string{
+		`{"command": "echo hi"}`,
+		`{"command": "calculate_sum", "task_type": "python", "parameters": {"a": 1}}`,
+		`{"command": "echo \u0000"}`, "{\"command\": \"\xff\"}",
+		`{"command": "x", "parameters": {"n": 1e400}}`, `{"command": "x", "enabled": "no"}`,
+		`{"command": ` + strings.Repeat("[", 100), `[]`, `null`, ``,
+	} {
+		f.Add(false, []byte(seed))
+		f.Add(true, []byte(seed))
+	}
+	bdb := dbtest.Open(f, "sqlite")
+	h := NewServer(Config{DB: bdb})
+	ctx := context.Background()
+	kept := &db.Task{ID: db.NewID(), Command: "echo kept", TaskType: taskTypeShell, Parameters: db.JSON(`{"k":1}`), Enabled: true, CreatedAt: db.Now(), UpdatedAt: db.Now()}
+	if err := db.CreateTask(ctx, bdb, kept); err != nil {
+		f.Fatal(err)
+	}
+	snapshot := func(tb testing.TB) string {
+		tb.Helper()
+		tasks, err := db.ListTasks(ctx, bdb, db.TaskFilter{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return fmt.Sprintf("%+v", tasks)
+	}
+	before := snapshot(f)
+
+	f.Fuzz(func(t *testing.T, put bool, body []byte) {
+		method, path := http.MethodPost, "/api/v1/tasks"
+		if put {
+			method, path = http.MethodPut, "/api/v1/tasks/"+kept.ID
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, bytes.NewReader(body)))
+		switch {
+		case rec.Code >= 500:
+			t.Fatalf("%s %q: status %d: %s", method, body, rec.Code, rec.Body)
+		case rec.Code < 300:
+			// Accepted: undo it so the next input starts from the same state.
+			if put {
+				if err := db.ReplaceTask(ctx, bdb, kept); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var created struct{ ID string }
+			if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.DeleteTask(ctx, bdb, created.ID); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if after := snapshot(t); after != before {
+				t.Fatalf("rejected %s %q (status %d) changed the database:\n%s\nwas\n%s", method, body, rec.Code, after, before)
+			}
 		}
 	})
 }

@@ -25,7 +25,7 @@ type executeJSON struct {
 	Message string `json:"message"`
 }
 
-func handleTaskExecute(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
+func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -47,6 +47,10 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.
 		}
 		if !task.Enabled {
 			writeError(w, r, logger, badRequest("Cannot execute disabled task %s", id))
+			return
+		}
+		if shellDisabled && task.TaskType == taskTypeShell {
+			writeError(w, r, logger, badRequest("Cannot execute shell task %s: shell tasks are disabled in this deployment", id))
 			return
 		}
 		jobID, err := js.Submit(r.Context(), task)

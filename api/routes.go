@@ -18,13 +18,21 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 
 	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
 	// method mismatch with 404 instead of 405.
-	r.Handle("/api/v1/tasks", handleTaskCreate(bdb, log)).Methods(http.MethodPost)
+	createTask := handleTaskCreate(bdb, cfg.ShellDisabled, log)
+	replaceTask := handleTaskReplace(bdb, cfg.ShellDisabled, log)
+	deleteTask := handleTaskDelete(bdb, log)
+	if cfg.TasksReadOnly {
+		createTask = readOnlyTasks("GET", log)
+		replaceTask = readOnlyTasks("GET", log)
+		deleteTask = replaceTask
+	}
+	r.Handle("/api/v1/tasks", createTask).Methods(http.MethodPost)
 	r.Handle("/api/v1/tasks", handleTaskList(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/tasks/{id}", handleTaskGet(bdb, log)).Methods(http.MethodGet)
-	r.Handle("/api/v1/tasks/{id}", handleTaskReplace(bdb, log)).Methods(http.MethodPut)
-	r.Handle("/api/v1/tasks/{id}", handleTaskDelete(bdb, log)).Methods(http.MethodDelete)
+	r.Handle("/api/v1/tasks/{id}", replaceTask).Methods(http.MethodPut)
+	r.Handle("/api/v1/tasks/{id}", deleteTask).Methods(http.MethodDelete)
 
-	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
 
 	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)
@@ -45,7 +53,7 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 		writeError(w, req, log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
 			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))
 	})
-	return recoverPanics(r, log)
+	return recoverPanics(requireAPIKey(cfg.APIKeys, log, r), log)
 }
 
 // needJobs is h when job execution is configured and otherwise answers 503,

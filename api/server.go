@@ -23,6 +23,14 @@ type Config struct {
 	HealthChecks []HealthCheck
 	// Logger receives request failures; nil discards them.
 	Logger *slog.Logger
+	// APIKeys, when not empty, are the keys accepted in X-API-Key; every
+	// endpoint but /health then requires one.
+	APIKeys []string
+	// TasksReadOnly refuses task create, replace and delete (405): tasks
+	// come from a file the operator manages. Execution still works.
+	TasksReadOnly bool
+	// ShellDisabled refuses to create or execute shell tasks.
+	ShellDisabled bool
 }
 
 // NewServer returns the chaptask HTTP API as one handler.

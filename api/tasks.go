@@ -197,7 +197,7 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func handleTaskCreate(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleTaskCreate(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -205,6 +205,9 @@ func handleTaskCreate(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			return
 		}
 		in, err := decodeTaskInput(body)
+		if err == nil && shellDisabled && in.TaskType == taskTypeShell {
+			err = shellRefused()
+		}
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -268,7 +271,7 @@ func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
 	})
 }
 
-func handleTaskReplace(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleTaskReplace(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -281,6 +284,9 @@ func handleTaskReplace(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			return
 		}
 		in, err := decodeTaskInput(body)
+		if err == nil && shellDisabled && in.TaskType == taskTypeShell {
+			err = shellRefused()
+		}
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

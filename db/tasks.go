@@ -2,7 +2,10 @@ package db
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/uptrace/bun"
 )
@@ -159,4 +162,68 @@ func DisableOrphanTasks(ctx context.Context, db *bun.DB, isRegistered func(name 
 		return nil, fmt.Errorf("disable orphan tasks: %w", err)
 	}
 	return orphans, nil
+}
+
+// TaskFileResult counts what ApplyTasks did.
+type TaskFileResult struct {
+	Created, Updated, Unchanged int
+}
+
+// ApplyTasks makes each of tasks exist with exactly its definition, matched
+// by id, in one transaction: missing tasks are created, differing ones
+// replaced, identical ones left alone (their updated_at does not move), so
+// applying the same file at every start changes nothing. Tasks not in the
+// list are not touched.
+func ApplyTasks(ctx context.Context, db *bun.DB, tasks []Task) (TaskFileResult, error) {
+	var res TaskFileResult
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res = TaskFileResult{}
+		now := Now()
+		for i := range tasks {
+			want := tasks[i]
+			have, err := GetTask(ctx, tx, want.ID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				want.CreatedAt, want.UpdatedAt = now, now
+				if err := CreateTask(ctx, tx, &want); err != nil {
+					return err
+				}
+				res.Created++
+			case err != nil:
+				return err
+			case sameDefinition(have, &want):
+				res.Unchanged++
+			default:
+				want.UpdatedAt = now
+				if err := ReplaceTask(ctx, tx, &want); err != nil {
+					return err
+				}
+				res.Updated++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return TaskFileResult{}, fmt.Errorf("apply tasks: %w", err)
+	}
+	return res, nil
+}
+
+// sameDefinition reports whether two tasks define the same work; parameters
+// compare as JSON values because PostgreSQL's jsonb reorders keys.
+func sameDefinition(a, b *Task) bool {
+	if a.Command != b.Command || a.TaskType != b.TaskType || a.Enabled != b.Enabled {
+		return false
+	}
+	if (a.Parameters == nil) != (b.Parameters == nil) {
+		return false
+	}
+	if a.Parameters == nil {
+		return true
+	}
+	var av, bv any
+	if json.Unmarshal(a.Parameters, &av) != nil || json.Unmarshal(b.Parameters, &bv) != nil {
+		return false
+	}
+	return reflect.DeepEqual(av, bv)
 }

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+)
+
+// apiKeyHeader carries the API key of a request.
+const apiKeyHeader = "X-API-Key"
+
+// requireAPIKey lets a request through only with one of keys in X-API-Key,
+// except /health, which load balancers and orchestrators probe without
+// credentials. With no keys configured the API is open.
+func requireAPIKey(keys []string, logger *slog.Logger, next http.Handler) http.Handler {
+	if len(keys) == 0 {
+		return next
+	}
+	// Comparing fixed-size digests keeps the comparison constant-time in
+	// the key's length too.
+	digests := make([][sha256.Size]byte, len(keys))
+	for i, k := range keys {
+		digests[i] = sha256.Sum256([]byte(k))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		given := r.Header.Get(apiKeyHeader)
+		got := sha256.Sum256([]byte(given))
+		match := 0
+		for i := range digests {
+			// No early exit: every key is compared on every request.
+			match |= subtle.ConstantTimeCompare(got[:], digests[i][:])
+		}
+		if given == "" || match != 1 {
+			detail := "missing API key: send it in the X-API-Key header"
+			if given != "" {
+				detail = "invalid API key"
+			}
+			writeError(w, r, logger, newProblem(http.StatusUnauthorized, typeUnauthorized, detail))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readOnlyTasks answers task writes when the deployment manages its tasks
+// from a file: like chapkit's CrudPermissions, the method is not allowed.
+func readOnlyTasks(allow string, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, r, logger, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
+			"tasks are read-only in this deployment (CHAPTASK_TASKS_READ_ONLY); "+r.Method+" is not allowed"))
+	})
+}
+
+// shellRefused is the error for a shell task when shell tasks are disabled.
+func shellRefused() *problem {
+	return validationFailed([]fieldError{{
+		Loc:  []string{"body", "task_type"},
+		Msg:  "shell tasks are disabled in this deployment (CHAPTASK_SHELL_ENABLED=false)",
+		Type: "value_error.shell_disabled",
+	}})
+}
