@@ -252,8 +252,12 @@ func TestComposeHealthChecks(t *testing.T) {
 func TestComposeWorkerScales(t *testing.T) {
 	p := loadCompose(t)
 	w := service(t, p, "worker")
-	if w.Deploy == nil || w.Deploy.Replicas == nil || *w.Deploy.Replicas < 2 {
-		t.Errorf("worker deploy.replicas = %v, want at least 2", w.Deploy)
+	replicas := 0
+	if w.Deploy != nil && w.Deploy.Replicas != nil {
+		replicas = *w.Deploy.Replicas
+	}
+	if replicas < 2 {
+		t.Errorf("worker deploy.replicas = %d, want at least 2", replicas)
 	}
 	if w.ContainerName != "" {
 		t.Errorf("worker has container_name %q; replicas need generated names", w.ContainerName)
