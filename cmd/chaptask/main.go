@@ -1,13 +1,17 @@
 // Command chaptask runs the chaptask job service: the HTTP API, a Temporal
-// worker, or both, with an embedded Temporal server and SQLite by default.
+// worker, or both, with an embedded Temporal server and SQLite by default. It
+// registers chapkit's example functions and can seed their example tasks.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/chaptask/chaptask"
 )
 
 func main() {
@@ -17,6 +21,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chaptask:", err)
 		os.Exit(1)
 	}
+}
+
+// run is the service with the example functions and tasks.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return chaptask.Run(ctx, chaptask.Options{
+		Args:      args,
+		Getenv:    getenv,
+		Stdout:    stdout,
+		Stderr:    stderr,
+		Register:  registerExampleFunctions,
+		SeedTasks: exampleTasks(),
+	})
 }
 
 // getenv is os.Getenv, except that CHAPTASK_EMBEDDED_UI_ADDR set to the empty

@@ -1,4 +1,4 @@
-package main
+package chaptask
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -34,11 +35,40 @@ const shutdownGrace = 15 * time.Second
 // reaches a running command within about this long.
 const heartbeatThrottle = time.Second
 
-// run wires the service together and blocks until ctx ends or a component
-// fails. It prints "chaptask: serving HTTP on http://ADDR" to stdout once the
+// Options is what a program hands to [Run] besides the context.
+type Options struct {
+	// Args are the command-line arguments, program name first; flags in
+	// them override the environment.
+	Args []string
+	// Getenv reads the environment; nil reads none, so every setting has
+	// its default. Programs pass os.Getenv.
+	Getenv func(string) string
+	// Stdout receives the few lines a user looks for (addresses served);
+	// Stderr the logs. Nil means os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+	// Register adds the program's Go functions (and injectable values) to
+	// the registry before the worker starts.
+	Register func(*registry.Registry) error
+	// SeedTasks are created in an empty database when
+	// CHAPTASK_SEED_EXAMPLES is true (the default).
+	SeedTasks []db.Task
+}
+
+// Run wires the service together and blocks until ctx ends or a component
+// fails. It prints "chaptask: serving HTTP on http://ADDR" to Stdout once the
 // API accepts connections.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+func Run(ctx context.Context, opts Options) error {
+	getenv, stdout, stderr := opts.Getenv, opts.Stdout, opts.Stderr
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	cfg, err := parseConfig(opts.Args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -66,10 +96,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := reg.Provide(bdb, &db.ArtifactStore{DB: bdb}, tc); err != nil {
 		return fmt.Errorf("provide injectables: %w", err)
 	}
-	if err := registerExampleFunctions(reg); err != nil {
-		return fmt.Errorf("register example functions: %w", err)
+	if opts.Register != nil {
+		if err := opts.Register(reg); err != nil {
+			return fmt.Errorf("register functions: %w", err)
+		}
 	}
-	if err := prepareTasks(ctx, cfg, bdb, reg, logger); err != nil {
+	if err := prepareTasks(ctx, cfg, bdb, reg, opts.SeedTasks, logger); err != nil {
 		return err
 	}
 
@@ -189,11 +221,11 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// prepareTasks seeds the example tasks into an empty database and disables
+// prepareTasks seeds the given tasks into an empty database and disables
 // function tasks whose function is not registered.
-func prepareTasks(ctx context.Context, cfg config, bdb *bun.DB, reg *registry.Registry, logger *slog.Logger) error {
-	if cfg.SeedExamples {
-		n, err := db.SeedTasks(ctx, bdb, exampleTasks())
+func prepareTasks(ctx context.Context, cfg config, bdb *bun.DB, reg *registry.Registry, seed []db.Task, logger *slog.Logger) error {
+	if cfg.SeedExamples && len(seed) > 0 {
+		n, err := db.SeedTasks(ctx, bdb, seed)
 		if err != nil {
 			return err
 		}
