@@ -47,7 +47,8 @@ pids=()
 cleanup() {
 	local status=$?
 	set +e
-	# chaptask first (it shuts down gracefully on SIGTERM), Temporal last.
+	# SIGTERM lets chaptask and Temporal shut down cleanly; whatever is still
+	# up 20 s later gets SIGKILL.
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${pids[i]}" 2>/dev/null
 	done
