@@ -29,6 +29,7 @@ type service struct {
 	temporalAddr string
 	env          map[string]string
 	args         []string
+	apiKey       string // sent as X-API-Key when set
 	cancel       context.CancelFunc
 	done         chan error
 }
@@ -183,6 +184,9 @@ func (s *service) do(t *testing.T, method, path string, body any) reply {
 	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.apiKey != "" {
+		req.Header.Set("X-API-Key", s.apiKey)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
