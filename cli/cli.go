@@ -131,7 +131,7 @@ const usageHeader = `chaptask-cli talks to a chaptask service over HTTP.
 
 Usage: chaptask-cli [--url URL] [--api-key KEY] [--json] [-q] <command> [flags] [args]
 
-Commands:
+Commands ("chaptask-cli <command> -h" shows a command's flags):
 `
 
 const usageFooter = `
@@ -150,7 +150,14 @@ func printUsage(w io.Writer) {
 	fmt.Fprint(w, usageHeader)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range commands() {
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.group+" "+c.name+" "+c.args), c.summary)
+		// Flags are for "<command> -h"; the overview keeps to one line each.
+		words := []string{c.group, c.name}
+		for _, w := range strings.Fields(c.args) {
+			if strings.HasPrefix(w, "<") {
+				words = append(words, w)
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.Join(strings.Fields(strings.Join(words, " ")), " "), c.summary)
 	}
 	tw.Flush()
 	fmt.Fprint(w, usageFooter)
