@@ -53,6 +53,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(stderr, "error: interrupted")
+		return ExitInterrupted
+	}
 	fmt.Fprintln(stderr, "error:", err)
 	var usage *usageError
 	var api *apiError
@@ -64,8 +68,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return ExitUsage
 	case errors.As(err, &api):
 		return ExitAPI
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		return ExitInterrupted
 	}
 	return ExitError
 }
@@ -104,7 +106,9 @@ type command struct {
 	args        string // synopsis of the positional arguments and flags
 	summary     string
 	nargs       int // positional arguments required (and allowed)
-	flags       func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
+	// setup declares the command's flags on fs and returns the function
+	// that runs it once they are parsed.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
 }
 
 // commands lists every subcommand, in the order usage shows them.
@@ -204,7 +208,7 @@ func (e *env) dispatch(ctx context.Context, args []string, getenv func(string) s
 	fs := flag.NewFlagSet(full, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	e.commonFlags(fs)
-	runCmd := cmd.flags(fs)
+	runCmd := cmd.setup(fs)
 	hint := fmt.Sprintf("usage: chaptask-cli %s %s (chaptask-cli %s -h for its flags)", full, cmd.args, full)
 	positional, err := parseInterspersed(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {

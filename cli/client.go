@@ -36,12 +36,15 @@ func newClient(rawURL, apiKey string) (*client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageErrorf("service URL %q: want http://host:port", rawURL)
 	}
-	// No overall timeout: streams and waits last as long as the job. Each
-	// request is bounded by its context instead.
+	// No overall timeout: a stream lasts as long as its job. A server that
+	// accepts the connection but never answers is caught by the header
+	// timeout.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 90 * time.Second
 	return &client{
 		base:   strings.TrimRight(u.String(), "/"),
 		apiKey: apiKey,
-		http:   &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 90 * time.Second}},
+		http:   &http.Client{Transport: tr},
 	}, nil
 }
 
