@@ -196,9 +196,13 @@ func (e *env) dispatch(ctx context.Context, args []string, getenv func(string) s
 		return &usageError{msg: err.Error(), hint: "run chaptask-cli -h for usage"}
 	}
 	rest := global.Args()
-	if len(rest) == 0 || rest[0] == "help" {
+	if len(rest) == 0 {
 		printUsage(e.stderr)
 		return exitCode(ExitUsage)
+	}
+	if rest[0] == "help" {
+		printUsage(e.stdout)
+		return flag.ErrHelp
 	}
 	cmd, rest, err := findCommand(rest)
 	if err != nil {
