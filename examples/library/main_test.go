@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGreet runs the example as a user would deploy it (embedded Temporal,
+// SQLite, free ports) and executes greet over HTTP.
+func TestGreet(t *testing.T) {
+	base := startExample(t)
+	for _, tc := range []struct {
+		params    string
+		result    any
+		errorType any
+	}{
+		{`{"name": "Ada"}`, "Hello, Ada!", nil},
+		{`{"name": "Grace", "greeting": "Hi"}`, "Hi, Grace!", nil},
+		{`{"greeting": "Hi"}`, nil, "TypeError"}, // name is required
+	} {
+		data := runTask(t, base, `{"command": "greet", "task_type": "go", "parameters": `+tc.params+`}`)
+		var errType any
+		if e, ok := data["error"].(map[string]any); ok {
+			errType = e["type"]
+		}
+		if data["result"] != tc.result || errType != tc.errorType {
+			t.Errorf("greet %s: result %v, error %v", tc.params, data["result"], data["error"])
+		}
+	}
+}
+
+// startExample runs the example's run in-process and returns its API's
+// base URL.
+func startExample(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	args := []string{"library",
+		"-http-addr", "127.0.0.1:0",
+		"-embedded-temporal-addr", "127.0.0.1:0",
+		"-embedded-ui-addr", "off",
+		"-data-dir", t.TempDir(),
+		"-log-level", "warn",
+	}
+	go func() {
+		err := run(ctx, args, func(string) string { return "" }, pw, logWriter{t})
+		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Errorf("the example did not stop")
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "chaptask: serving HTTP on "); ok {
+			go io.Copy(io.Discard, pr) //nolint:errcheck // drain the rest
+			return addr
+		}
+	}
+	t.Fatalf("the example did not start: %v", sc.Err())
+	return ""
+}
+
+// runTask creates a task from body, executes it, waits for the job and
+// returns its artifact's data.
+func runTask(t *testing.T, base, body string) map[string]any {
+	t.Helper()
+	var task struct{ ID string }
+	call(t, "POST", base+"/api/v1/tasks", body, 201, &task)
+	var exec struct {
+		JobID string `json:"job_id"`
+	}
+	call(t, "POST", base+"/api/v1/tasks/"+task.ID+"/$execute", "", 202, &exec)
+	var job struct {
+		Status     string
+		ArtifactID *string `json:"artifact_id"`
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for job.Status != "completed" {
+		if job.Status == "failed" || job.Status == "canceled" || time.Now().After(deadline) {
+			t.Fatalf("job %s is %q, want completed", exec.JobID, job.Status)
+		}
+		// The server holds the request until the job finishes (or 30 s).
+		call(t, "GET", base+"/api/v1/jobs/"+exec.JobID+"?wait=30s", "", 200, &job)
+	}
+	var artifact struct{ Data map[string]any }
+	call(t, "GET", base+"/api/v1/artifacts/"+*job.ArtifactID, "", 200, &artifact)
+	return artifact.Data
+}
+
+func call(t *testing.T, method, url, body string, status int, v any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != status {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, url, res.StatusCode, status, raw)
+	}
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(v); err != nil {
+		t.Fatalf("%s %s: decode %q: %v", method, url, raw, err)
+	}
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
