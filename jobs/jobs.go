@@ -58,6 +58,15 @@ type Job struct {
 	ErrorTraceback *string    `json:"error_traceback"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// Progress is the last report of a running function; null otherwise.
+	Progress *Progress `json:"progress"`
+}
+
+// Progress is what a running function last reported about itself.
+type Progress struct {
+	Percent   float64   `json:"percent"`
+	Message   string    `json:"message"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Terminal reports whether the job will not change any more.
@@ -180,6 +189,7 @@ func refineLive(job *Job, desc *workflowservice.DescribeWorkflowExecutionRespons
 				job.StartedAt = &started
 				job.UpdatedAt = started
 			}
+			job.Progress = progressFrom(pa.GetHeartbeatDetails())
 		}
 		return
 	}
@@ -266,6 +276,10 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	cancel()
 	if err != nil {
 		return s.wrap(err, "delete job %s", id)
+	}
+	if err := db.DeleteJobLog(ctx, s.db, id); err != nil {
+		// The job is gone either way; a stray log only costs space.
+		s.logger.WarnContext(ctx, "delete job log", "job_id", id, "error", err)
 	}
 	// Deletion is asynchronous in Temporal; wait so that a read right after
 	// a 204 answers 404.
