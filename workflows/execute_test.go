@@ -98,8 +98,8 @@ func TestExecuteTaskRunRetriesThenFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "worker lost its disk") {
 		t.Fatalf("error = %v", err)
 	}
-	if attempts != runMaxAttempts {
-		t.Errorf("run attempted %d times, want %d", attempts, runMaxAttempts)
+	if attempts != DefaultRetryPolicy().MaxAttempts {
+		t.Errorf("run attempted %d times, want %d", attempts, DefaultRetryPolicy().MaxAttempts)
 	}
 }
 
