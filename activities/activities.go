@@ -66,14 +66,24 @@ func (a *Activities) SnapshotTask(ctx context.Context, in workflows.SnapshotInpu
 	if err != nil {
 		return workflows.TaskSnapshot{}, err
 	}
+	var policy *workflows.RetryPolicy
+	if t.RetryPolicy != nil {
+		policy = new(workflows.RetryPolicy)
+		if err := json.Unmarshal(t.RetryPolicy, policy); err != nil {
+			return workflows.TaskSnapshot{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("task %s has an unreadable retry_policy: %v", t.ID, err), workflows.ErrTypeBadTask, nil)
+		}
+	}
 	return workflows.TaskSnapshot{
-		ID:         t.ID,
-		Command:    t.Command,
-		TaskType:   t.TaskType,
-		Parameters: json.RawMessage(t.Parameters),
-		Enabled:    t.Enabled,
-		CreatedAt:  t.CreatedAt.UTC(),
-		UpdatedAt:  t.UpdatedAt.UTC(),
+		ID:             t.ID,
+		Command:        t.Command,
+		TaskType:       t.TaskType,
+		Parameters:     json.RawMessage(t.Parameters),
+		Enabled:        t.Enabled,
+		TimeoutSeconds: t.TimeoutSeconds,
+		RetryPolicy:    policy,
+		CreatedAt:      t.CreatedAt.UTC(),
+		UpdatedAt:      t.UpdatedAt.UTC(),
 	}, nil
 }
 
@@ -88,6 +98,10 @@ type shellArtifact struct {
 	StdoutBytes     *int64                 `json:"stdout_bytes,omitempty"`
 	StderrTruncated bool                   `json:"stderr_truncated,omitempty"`
 	StderrBytes     *int64                 `json:"stderr_bytes,omitempty"`
+	// TimedOut and Error are set only when the task's timeout stopped the
+	// command, so the artifacts of other runs keep chapkit's shape.
+	TimedOut bool            `json:"timed_out,omitempty"`
+	Error    *registry.Error `json:"error,omitempty"`
 }
 
 // streamResult is one stream of a shell artifact: the kept text, and the
@@ -105,14 +119,36 @@ type functionArtifact struct {
 	Task   workflows.TaskSnapshot `json:"task"`
 	Result json.RawMessage        `json:"result"`
 	Error  *registry.Error        `json:"error"`
+	// TimedOut is set only when the task's timeout stopped the function.
+	TimedOut bool `json:"timed_out,omitempty"`
+}
+
+// timeoutError is data.error of a run the task's timeout stopped.
+func timeoutError(task workflows.TaskSnapshot) *registry.Error {
+	return &registry.Error{Type: workflows.ErrTypeTimeout, Message: task.TimeoutMessage()}
 }
 
 // RunTask runs the task and returns its artifact data, inline or staged. A
 // command that fails is a result, not an error; errors here are
 // infrastructure failures, retried by the workflow's policy.
+//
+// The task's timeout is enforced here rather than by Temporal, so that a
+// timed-out run still returns what it printed: the output comes back
+// marked TimedOut, and the workflow stores it and fails the job.
 func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workflows.RunOutput, error) {
 	logger := a.logger().With("job_id", in.JobID, "task_id", in.Task.ID)
 	out := workflows.RunOutput{StartedAt: time.Now().UTC()}
+	// runCtx ends at the deadline or on cancellation; ctx only on
+	// cancellation, which is how the two are told apart.
+	runCtx := ctx
+	if limit := in.Task.Timeout(); limit > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	timedOut := func() bool {
+		return ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded)
+	}
 	var data any
 	switch {
 	case in.Task.TaskType == "shell" && a.ShellDisabled:
@@ -123,25 +159,32 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 		if a.DB != nil {
 			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
 		}
-		run, err := runShell(ctx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
+		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
 			func() { activity.RecordHeartbeat(ctx) }, live)
 		live.close(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				logger.Info("job canceled; its process group was killed")
-				return out, ctx.Err()
-			}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			logger.Info("job canceled; its process group was killed")
+			return out, ctx.Err()
+		case err != nil && timedOut():
+			logger.Info("job timed out; its process group was killed", "timeout", in.Task.Timeout())
+			out.TimedOut = true
+		case err != nil:
 			return out, fmt.Errorf("run shell command: %w", err)
 		}
 		art := shellArtifact{Task: in.Task, ExitCode: run.exitCode}
 		art.Stdout, art.StdoutTruncated, art.StdoutBytes = streamResult(run.stdout)
 		art.Stderr, art.StderrTruncated, art.StderrBytes = streamResult(run.stderr)
+		if out.TimedOut {
+			art.TimedOut, art.Error = true, timeoutError(in.Task)
+		}
 		data = art
 	case in.Task.IsFunction():
-		res, err := a.runFunction(ctx, in, logger)
+		res, err := a.runFunction(ctx, runCtx, in, logger)
 		if err != nil {
 			return out, err
 		}
+		out.TimedOut = res.TimedOut
 		data = res
 	default:
 		return out, temporal.NewNonRetryableApplicationError(
@@ -165,8 +208,9 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 }
 
 // runFunction calls the registered function with a job-scoped logger and a
-// progress reporter that rides on activity heartbeats.
-func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, logger *slog.Logger) (functionArtifact, error) {
+// progress reporter that rides on activity heartbeats. The function gets
+// runCtx, which also carries the task's deadline; ctx is the activity's own.
+func (a *Activities) runFunction(ctx, runCtx context.Context, in workflows.RunInput, logger *slog.Logger) (functionArtifact, error) {
 	// The latest report rides on every heartbeat: Temporal keeps only the
 	// last heartbeat's details, and that is where job records read progress.
 	var mu sync.Mutex
@@ -188,8 +232,9 @@ func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, log
 	})
 	done := make(chan registry.Result, 1)
 	go func() {
-		done <- a.Registry.Call(ctx, in.Task.Command, in.Task.Parameters, logger, progress)
+		done <- a.Registry.Call(runCtx, in.Task.Command, in.Task.Parameters, logger, progress)
 	}()
+	timedOut := functionArtifact{Task: in.Task, Result: json.RawMessage("null"), Error: timeoutError(in.Task), TimedOut: true}
 	// Heartbeat while the function runs, so cancellation reaches it and a
 	// dead worker is noticed even if the function reports nothing.
 	ticker := time.NewTicker(heartbeatEvery)
@@ -200,6 +245,11 @@ func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, log
 			if ctx.Err() != nil {
 				return functionArtifact{}, ctx.Err()
 			}
+			if runCtx.Err() != nil {
+				// Whatever a function returns past its deadline, it ran
+				// out of time; most likely it returned runCtx's error.
+				return timedOut, nil
+			}
 			result := res.Value
 			if res.Err != nil {
 				result = json.RawMessage("null")
@@ -207,15 +257,20 @@ func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, log
 			return functionArtifact{Task: in.Task, Result: result, Error: res.Err}, nil
 		case <-ticker.C:
 			heartbeat()
-		case <-ctx.Done():
+		case <-runCtx.Done():
+			// A function, like a shell command between SIGTERM and
+			// SIGKILL, gets the kill grace to return.
 			select {
 			case <-done:
 			case <-time.After(a.killGrace()):
 				// Go cannot stop a goroutine: the function keeps running
 				// until it returns, but the job ends now.
-				logger.Warn("function ignored cancellation; abandoning it", "function", in.Task.Command)
+				logger.Warn("function ignored its context; abandoning it", "function", in.Task.Command)
 			}
-			return functionArtifact{}, ctx.Err()
+			if ctx.Err() != nil {
+				return functionArtifact{}, ctx.Err()
+			}
+			return timedOut, nil
 		}
 	}
 }

@@ -21,7 +21,8 @@ type shellRun struct {
 }
 
 // runShell runs command with sh -c in its own process group. When ctx ends
-// the whole group gets SIGTERM, then SIGKILL after grace. Once the command
+// (canceled or past its deadline) the whole group gets SIGTERM, then SIGKILL
+// after grace, and runShell returns ctx.Err() with the output so far. Once the command
 // has exited, stragglers left in its group are killed too, so a job never
 // leaves processes behind. heartbeat is called every tick while it runs.
 //
@@ -71,10 +72,12 @@ loop:
 	}
 	killGroup(syscall.SIGKILL)
 
+	// Set even when ctx ended: a timed-out run reports the signal that
+	// stopped it.
+	run.exitCode = exitCode(cmd.ProcessState)
 	if canceled {
 		return run, ctx.Err()
 	}
-	run.exitCode = exitCode(cmd.ProcessState)
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
 		return run, waitErr

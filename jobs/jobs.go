@@ -349,16 +349,18 @@ func truncateRunes(s string, n int) string {
 }
 
 // complete fills in what visibility does not hold for closed jobs: the
-// artifact and run start of completed jobs (one query for all of them), and
-// the run start and failure of failed and canceled jobs (from history).
+// artifact and run start of completed jobs and of failed ones that left an
+// artifact (a timed-out run's partial output), in one query for all of
+// them, and the run start and failure of failed and canceled jobs (from
+// history).
 func (s *Service) complete(ctx context.Context, jobs []*Job) error {
-	var completed []string
+	var withArtifacts []string
 	for _, j := range jobs {
-		if j.Status == StatusCompleted {
-			completed = append(completed, j.ID)
+		if j.Status == StatusCompleted || j.Status == StatusFailed {
+			withArtifacts = append(withArtifacts, j.ID)
 		}
 	}
-	found, err := db.JobArtifacts(ctx, s.db, completed)
+	found, err := db.JobArtifacts(ctx, s.db, withArtifacts)
 	if err != nil {
 		return fmt.Errorf("read job artifacts: %w", err)
 	}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -10,12 +11,20 @@ import (
 )
 
 // Step policies. The run step heartbeats; a worker that dies mid-run is
-// noticed after runHeartbeatTimeout and the step is retried elsewhere.
+// noticed after runHeartbeatTimeout and the step is retried elsewhere, as
+// the task's retry policy allows.
 const (
 	runHeartbeatTimeout = 10 * time.Second
 	runStartToClose     = 24 * time.Hour
-	runMaxAttempts      = 5
-	localStepTimeout    = 30 * time.Second
+	// runTimeoutMargin is how long past a task's own timeout Temporal lets
+	// a run attempt go on: the activity enforces the timeout itself (so the
+	// partial output survives) and needs time to kill the command and
+	// report. Temporal's limit only catches a worker that failed to.
+	runTimeoutMargin = 10 * time.Minute
+	localStepTimeout = 30 * time.Second
+	// maxRetryInterval bounds retry intervals read from a snapshot, so no
+	// stored value can overflow a time.Duration.
+	maxRetryInterval = 24 * time.Hour
 )
 
 // ExecuteTask is the job workflow: snapshot the task, run it, persist the
@@ -39,19 +48,10 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 		return fail(err, "snapshot task %s", in.TaskID)
 	}
 
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: runStartToClose,
-		HeartbeatTimeout:    runHeartbeatTimeout,
-		// The job is reported canceled only once the command is dead.
-		WaitForCancellation: true,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        runMaxAttempts,
-			NonRetryableErrorTypes: []string{ErrTypeBadTask},
-		},
-	})
+	// The options come from the snapshot, a recorded local activity result,
+	// so replay sees the same ones. Replay matches only an activity's id and
+	// type, so histories recorded with the fixed options still replay.
+	actx := workflow.WithActivityOptions(ctx, runOptions(task))
 	jobID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var out RunOutput
 	err = workflow.ExecuteActivity(actx, RunTaskActivity, RunInput{JobID: jobID, Task: task}).Get(actx, &out)
@@ -66,8 +66,63 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	if err != nil {
 		return fail(err, "persist artifact")
 	}
+	if out.TimedOut {
+		// The artifact keeps the partial output; the job itself failed.
+		msg := fmt.Sprintf("run task %s: %s (partial output in artifact %s)", task.ID, task.TimeoutMessage(), saved.ArtifactID)
+		cause := temporal.NewNonRetryableApplicationError(task.TimeoutMessage(), ErrTypeTimeout, nil)
+		return ExecuteResult{}, temporal.NewNonRetryableApplicationError(msg, jobFailedType, cause)
+	}
 
 	return ExecuteResult{ArtifactID: saved.ArtifactID, StartedAt: out.StartedAt, FinishedAt: out.FinishedAt}, nil
+}
+
+// runOptions are the run step's activity options for task.
+func runOptions(task TaskSnapshot) workflow.ActivityOptions {
+	startToClose := runStartToClose
+	if limit := task.Timeout() + runTimeoutMargin; task.Timeout() > 0 && limit > startToClose {
+		startToClose = limit
+	}
+	policy := DefaultRetryPolicy()
+	if task.RetryPolicy != nil {
+		policy = *task.RetryPolicy
+	}
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: startToClose,
+		HeartbeatTimeout:    runHeartbeatTimeout,
+		// The job is reported canceled only once the command is dead, and
+		// a cancel never starts another attempt.
+		WaitForCancellation: true,
+		RetryPolicy:         temporalRetryPolicy(policy),
+	}
+}
+
+// temporalRetryPolicy converts a task's retry policy. The API validates
+// policies; the clamps here keep a row edited behind its back from turning
+// into something Temporal rejects or reads as "retry forever" (0 attempts).
+func temporalRetryPolicy(p RetryPolicy) *temporal.RetryPolicy {
+	def := DefaultRetryPolicy()
+	initial := seconds(p.InitialIntervalSeconds)
+	if initial <= 0 {
+		initial = seconds(def.InitialIntervalSeconds)
+	}
+	return &temporal.RetryPolicy{
+		InitialInterval:        initial,
+		BackoffCoefficient:     max(p.BackoffCoefficient, 1),
+		MaximumInterval:        max(seconds(p.MaximumIntervalSeconds), initial),
+		MaximumAttempts:        int32(min(max(p.MaxAttempts, 1), math.MaxInt32)),
+		NonRetryableErrorTypes: []string{ErrTypeBadTask},
+	}
+}
+
+// seconds converts a number of seconds, within [0, maxRetryInterval].
+func seconds(s float64) time.Duration {
+	switch {
+	case !(s > 0):
+		return 0
+	case s >= maxRetryInterval.Seconds():
+		return maxRetryInterval
+	}
+	return time.Duration(s * float64(time.Second))
 }
 
 // fail ends the job. Cancellation passes through untouched so the execution
