@@ -33,11 +33,15 @@ const (
 	ErrTypeTaskNotFound   = "TaskNotFound"
 	ErrTypeBadTask        = "BadTask"
 	ErrTypeOutputNotFound = "OutputNotFound"
+	ErrTypeTaskDisabled   = "TaskDisabled"
 )
 
 // ExecuteInput starts a job.
 type ExecuteInput struct {
 	TaskID string `json:"task_id"`
+	// ScheduleID is set on the runs a schedule starts. Such a run does not
+	// run a task that is disabled by the time it starts.
+	ScheduleID string `json:"schedule_id,omitempty"`
 }
 
 // ExecuteResult is what a completed job returns.
