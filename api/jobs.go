@@ -105,7 +105,7 @@ const maxWait = 60 * time.Second
 
 func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -133,7 +133,7 @@ func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 
 func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -150,7 +150,7 @@ func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 // closes after the terminal status.
 func handleJobStream(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/jobs"
 )
 
 // Task types a task may declare. "python" is chapkit's name for a registered
@@ -271,7 +272,7 @@ func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
 	})
 }
 
-func handleTaskReplace(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleTaskReplace(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -296,11 +297,12 @@ func handleTaskReplace(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) htt
 			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
 			return
 		}
+		syncSchedules(r, js, logger, func() error { return js.SyncTaskSchedules(r.Context(), t) })
 		encode(w, http.StatusOK, newTaskJSON(t))
 	})
 }
 
-func handleTaskDelete(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleTaskDelete(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -311,6 +313,7 @@ func handleTaskDelete(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
 			return
 		}
+		syncSchedules(r, js, logger, func() error { return js.DeleteTaskSchedules(r.Context(), id) })
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
