@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -118,8 +119,13 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 		return out, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s is a shell task and shell tasks are disabled on this worker", in.Task.ID), workflows.ErrTypeBadTask, nil)
 	case in.Task.TaskType == "shell":
+		var live *liveLog
+		if a.DB != nil {
+			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
+		}
 		run, err := runShell(ctx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
-			func() { activity.RecordHeartbeat(ctx) })
+			func() { activity.RecordHeartbeat(ctx) }, live)
+		live.close(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				logger.Info("job canceled; its process group was killed")
@@ -161,8 +167,24 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 // runFunction calls the registered function with a job-scoped logger and a
 // progress reporter that rides on activity heartbeats.
 func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, logger *slog.Logger) (functionArtifact, error) {
+	// The latest report rides on every heartbeat: Temporal keeps only the
+	// last heartbeat's details, and that is where job records read progress.
+	var mu sync.Mutex
+	var last *registry.ProgressUpdate
+	heartbeat := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if last != nil {
+			activity.RecordHeartbeat(ctx, *last)
+		} else {
+			activity.RecordHeartbeat(ctx)
+		}
+	}
 	progress := registry.NewProgress(func(u registry.ProgressUpdate) {
-		activity.RecordHeartbeat(ctx, u)
+		mu.Lock()
+		last = &u
+		mu.Unlock()
+		heartbeat()
 	})
 	done := make(chan registry.Result, 1)
 	go func() {
@@ -184,7 +206,7 @@ func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, log
 			}
 			return functionArtifact{Task: in.Task, Result: result, Error: res.Err}, nil
 		case <-ticker.C:
-			activity.RecordHeartbeat(ctx)
+			heartbeat()
 		case <-ctx.Done():
 			select {
 			case <-done:
