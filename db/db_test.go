@@ -128,5 +128,11 @@ func TestScheduledJobIDs(t *testing.T) {
 		if err != nil || len(found) != 2 {
 			t.Errorf("JobArtifacts = %v, %v", found, err)
 		}
+		if err := db.AppendJobLog(ctx, bdb, []db.LogChunk{{JobID: inline, Stream: "stdout", Data: "a", CreatedAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		if chunks, err := db.JobLog(ctx, bdb, inline, 0, 1024); err != nil || len(chunks) != 1 {
+			t.Errorf("JobLog = %v, %v", chunks, err)
+		}
 	})
 }

@@ -158,7 +158,10 @@ func TestExecuteTaskScheduledRunSkipsDisabledTask(t *testing.T) {
 			disabled.Enabled = false
 			s.snapshot = func(SnapshotInput) (TaskSnapshot, error) { return disabled, nil }
 			ran := false
-			s.run = func(context.Context, RunInput) (RunOutput, error) { ran = true; return RunOutput{Data: []byte(`{}`)}, nil }
+			s.run = func(context.Context, RunInput) (RunOutput, error) {
+				ran = true
+				return RunOutput{Data: []byte(`{}`)}, nil
+			}
 			env := newEnv(t, s)
 			env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID, ScheduleID: tc.scheduleID})
 			err := env.GetWorkflowError()
