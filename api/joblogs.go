@@ -67,7 +67,7 @@ func readLog(r *http.Request, bdb bun.IDB, jobID string, offset int64) ([]logChu
 // X-Next-Offset header).
 func handleJobLogs(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -104,7 +104,7 @@ const maxWait = 60 * time.Second
 
 func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -132,7 +132,7 @@ func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 
 func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -152,7 +152,7 @@ func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 // output and sees none twice.
 func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

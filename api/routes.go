@@ -19,8 +19,8 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
 	// method mismatch with 404 instead of 405.
 	createTask := handleTaskCreate(bdb, cfg.ShellDisabled, log)
-	replaceTask := handleTaskReplace(bdb, cfg.ShellDisabled, log)
-	deleteTask := handleTaskDelete(bdb, log)
+	replaceTask := handleTaskReplace(bdb, js, cfg.ShellDisabled, log)
+	deleteTask := handleTaskDelete(bdb, js, log)
 	if cfg.TasksReadOnly {
 		createTask = readOnlyTasks("GET", log)
 		replaceTask = readOnlyTasks("GET", log)
@@ -33,6 +33,12 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 	r.Handle("/api/v1/tasks/{id}", deleteTask).Methods(http.MethodDelete)
 
 	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
+
+	r.Handle("/api/v1/tasks/{id}/$schedule", needJobs(js, log, handleScheduleCreate(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$schedules", needJobs(js, log, handleTaskSchedules(bdb, js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleGet(js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleSchedulePatch(bdb, js, log))).Methods(http.MethodPatch)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleDelete(js, log))).Methods(http.MethodDelete)
 
 	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)

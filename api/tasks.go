@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -300,7 +301,7 @@ func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
 	})
 }
 
-func handleTaskReplace(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleTaskReplace(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -325,11 +326,12 @@ func handleTaskReplace(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) htt
 			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
 			return
 		}
+		syncSchedules(r, js, logger, func() error { return js.SyncTaskSchedules(r.Context(), t) })
 		encode(w, http.StatusOK, newTaskJSON(t))
 	})
 }
 
-func handleTaskDelete(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleTaskDelete(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -340,6 +342,7 @@ func handleTaskDelete(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
 			return
 		}
+		syncSchedules(r, js, logger, func() error { return js.DeleteTaskSchedules(r.Context(), id) })
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -104,3 +104,35 @@ func TestMigrateTwice(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduledJobIDs stores the artifact of a job a schedule started, whose
+// id is longer than a ULID, staged and inline.
+func TestScheduledJobIDs(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		taskID := db.NewID()
+		staged := db.NewID() + "-2026-01-02T03:04:05Z"
+		if err := db.StageJobOutput(ctx, bdb, staged, db.JSON(`{"big":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		inline := db.NewID() + "-2026-01-02T03:04:06Z"
+		for _, e := range []db.Execution{
+			{JobID: staged, TaskID: taskID, StartedAt: time.Now()},
+			{JobID: inline, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)},
+		} {
+			if _, err := db.PersistJobArtifact(ctx, bdb, e); err != nil {
+				t.Fatalf("persist %s: %v", e.JobID, err)
+			}
+		}
+		found, err := db.JobArtifacts(ctx, bdb, []string{staged, inline})
+		if err != nil || len(found) != 2 {
+			t.Errorf("JobArtifacts = %v, %v", found, err)
+		}
+		if err := db.AppendJobLog(ctx, bdb, []db.LogChunk{{JobID: inline, Stream: "stdout", Data: "a", CreatedAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		if chunks, err := db.JobLog(ctx, bdb, inline, 0, 1024); err != nil || len(chunks) != 1 {
+			t.Errorf("JobLog = %v, %v", chunks, err)
+		}
+	})
+}

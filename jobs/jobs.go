@@ -47,8 +47,11 @@ var (
 
 // Job is one execution of a task as the API shows it.
 type Job struct {
-	ID             string     `json:"id"`
-	TaskID         string     `json:"task_id"`
+	ID     string `json:"id"`
+	TaskID string `json:"task_id"`
+	// ScheduleID names the schedule that started the job; nil for a job
+	// started by hand.
+	ScheduleID     *string    `json:"schedule_id"`
 	Status         string     `json:"status"`
 	ArtifactID     *string    `json:"artifact_id"`
 	SubmittedAt    time.Time  `json:"submitted_at"`

@@ -25,6 +25,9 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 		CreatedAt:   start,
 		UpdatedAt:   start,
 	}
+	if sid := scheduleIDOf(info.GetSearchAttributes()); sid != "" {
+		job.ScheduleID = &sid
+	}
 	if ct := info.GetCloseTime(); ct != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		closed := micro(ct.AsTime())
 		job.FinishedAt = &closed

@@ -43,9 +43,18 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 		},
 	})
 	var task TaskSnapshot
-	err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput(in)).Get(lctx, &task)
+	err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput{TaskID: in.TaskID}).Get(lctx, &task)
 	if err != nil {
 		return fail(err, "snapshot task %s", in.TaskID)
+	}
+	// A schedule may fire after its task was disabled (the API pauses the
+	// task's schedules, but a schedule created at the same moment, or a
+	// task disabled by other means, can slip through). Manual runs never
+	// reach here with a disabled task, and recorded histories have no
+	// schedule id, so this branch adds no command to replay.
+	if in.ScheduleID != "" && !task.Enabled {
+		return ExecuteResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("task %s is disabled: schedule %s did not run it", task.ID, in.ScheduleID), ErrTypeTaskDisabled, nil)
 	}
 
 	// The options come from the snapshot, a recorded local activity result,

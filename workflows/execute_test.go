@@ -284,3 +284,35 @@ func TestExecuteTaskTimedOutStoresOutputThenFails(t *testing.T) {
 		t.Errorf("persisted %+v", persisted)
 	}
 }
+
+func TestExecuteTaskScheduledRunSkipsDisabledTask(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		scheduleID string
+		wantRun    bool
+	}{
+		{"scheduled", "01SCHED", false},
+		{"manual", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := okSteps()
+			disabled := task
+			disabled.Enabled = false
+			s.snapshot = func(SnapshotInput) (TaskSnapshot, error) { return disabled, nil }
+			ran := false
+			s.run = func(context.Context, RunInput) (RunOutput, error) {
+				ran = true
+				return RunOutput{Data: []byte(`{}`)}, nil
+			}
+			env := newEnv(t, s)
+			env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID, ScheduleID: tc.scheduleID})
+			err := env.GetWorkflowError()
+			if ran != tc.wantRun {
+				t.Fatalf("ran = %v, want %v (error %v)", ran, tc.wantRun, err)
+			}
+			if !tc.wantRun && (err == nil || !strings.Contains(err.Error(), "task 01TASK is disabled: schedule 01SCHED did not run it")) {
+				t.Errorf("error = %v", err)
+			}
+		})
+	}
+}

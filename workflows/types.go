@@ -33,6 +33,7 @@ const (
 	ErrTypeTaskNotFound   = "TaskNotFound"
 	ErrTypeBadTask        = "BadTask"
 	ErrTypeOutputNotFound = "OutputNotFound"
+	ErrTypeTaskDisabled   = "TaskDisabled"
 	// ErrTypeTimeout is the error type of a run stopped by the task's
 	// timeout_seconds, in the artifact's data.error and the job's failure.
 	ErrTypeTimeout = "Timeout"
@@ -41,6 +42,9 @@ const (
 // ExecuteInput starts a job.
 type ExecuteInput struct {
 	TaskID string `json:"task_id"`
+	// ScheduleID is set on the runs a schedule starts. Such a run does not
+	// run a task that is disabled by the time it starts.
+	ScheduleID string `json:"schedule_id,omitempty"`
 }
 
 // ExecuteResult is what a completed job returns.
