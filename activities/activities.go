@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -43,6 +44,8 @@ type Activities struct {
 	KillGrace time.Duration
 	// InlineLimit is the largest artifact passed through Temporal.
 	InlineLimit int
+	// Metrics receives job outcomes and timings; nil records none.
+	Metrics *metrics.Metrics
 }
 
 // Register registers every step under its stable name.
@@ -56,6 +59,9 @@ func (a *Activities) Register(w worker.ActivityRegistry) {
 func (a *Activities) SnapshotTask(ctx context.Context, in workflows.SnapshotInput) (workflows.TaskSnapshot, error) {
 	t, err := db.GetTask(ctx, a.DB, in.TaskID)
 	if errors.Is(err, db.ErrNotFound) {
+		// Final: the job fails. Its task type went with the task.
+		a.Metrics.JobFinished(metrics.OtherTaskType, metrics.StatusFailed)
+		a.logger().Warn("job's task was deleted before it ran", "job_id", activity.GetInfo(ctx).WorkflowExecution.ID, "task_id", in.TaskID)
 		return workflows.TaskSnapshot{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s was deleted before the job ran", in.TaskID), workflows.ErrTypeTaskNotFound, nil)
 	}
@@ -108,6 +114,49 @@ type functionArtifact struct {
 // infrastructure failures, retried by the workflow's policy.
 func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workflows.RunOutput, error) {
 	logger := a.logger().With("job_id", in.JobID, "task_id", in.Task.ID)
+	info := activity.GetInfo(ctx)
+	if info.Attempt == 1 && !in.SubmittedAt.IsZero() {
+		// Both times are the Temporal server's, so worker clock skew
+		// does not enter.
+		a.Metrics.ObserveQueueWait(in.Task.TaskType, info.StartedTime.Sub(in.SubmittedAt))
+	}
+	out, err := a.runTask(ctx, in, logger)
+	if err != nil {
+		status := runOutcome(ctx, info, err)
+		if status == metrics.StatusFailed {
+			logger.Warn("run step failed and will not be retried: the job fails", "error", err, "attempt", info.Attempt)
+		}
+		if status != "" {
+			a.Metrics.JobFinished(in.Task.TaskType, status)
+		}
+	}
+	return out, err
+}
+
+// runOutcome tells what a run step's error means for the job: canceled
+// when a cancellation stopped the command, failed when the workflow will
+// not retry the step, and "" when it will (or when this worker is shutting
+// down and another one takes the job over).
+func runOutcome(ctx context.Context, info activity.Info, err error) string {
+	select {
+	case <-activity.GetWorkerStopChannel(ctx):
+		return ""
+	default:
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return metrics.StatusCanceled
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NonRetryable() {
+		return metrics.StatusFailed
+	}
+	if p := info.RetryPolicy; p != nil && p.MaximumAttempts > 0 && info.Attempt >= p.MaximumAttempts {
+		return metrics.StatusFailed
+	}
+	return ""
+}
+
+func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger *slog.Logger) (workflows.RunOutput, error) {
 	out := workflows.RunOutput{StartedAt: time.Now().UTC()}
 	var data any
 	switch {
@@ -199,12 +248,20 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 	if !in.Output.Staged {
 		data = db.JSON(in.Output.Data)
 	}
-	id, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
 	if errors.Is(err, db.ErrNotFound) {
+		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
+		a.logger().Warn("job's output is gone; the job fails", "job_id", in.JobID, "task_id", in.TaskID)
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotFound, err)
 	}
 	if err != nil {
 		return workflows.PersistOutput{}, err
+	}
+	// Counted only by the call that stored the artifact, so a retried
+	// persist step does not count the job twice.
+	if created {
+		a.Metrics.JobFinished(in.TaskType, metrics.StatusCompleted)
+		a.Metrics.ObserveJobDuration(in.TaskType, in.Output.FinishedAt.Sub(in.Output.StartedAt))
 	}
 	return workflows.PersistOutput{ArtifactID: id}, nil
 }
