@@ -37,6 +37,7 @@ type config struct {
 	MaxConcurrency       int
 	MaxOutputBytes       int64
 	PprofAddr            string
+	MetricsAddr          string
 	EmbeddedRetention    time.Duration
 }
 
@@ -75,6 +76,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&maxConc, "max-concurrency", env("CHAPTASK_MAX_CONCURRENCY", strconv.Itoa(runtime.NumCPU())), "jobs run at once per worker (CHAPTASK_MAX_CONCURRENCY)")
 	fs.StringVar(&maxOut, "max-output-bytes", env("CHAPTASK_MAX_OUTPUT_BYTES", strconv.Itoa(4<<20)), "bytes of stdout and of stderr kept per job (CHAPTASK_MAX_OUTPUT_BYTES)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("CHAPTASK_PPROF_ADDR", ""), "serve net/http/pprof on this address for profiling; empty disables it (CHAPTASK_PPROF_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHAPTASK_METRICS_ADDR", ""), "also serve /metrics on this address, e.g. for worker-only processes; empty disables it (CHAPTASK_METRICS_ADDR)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}

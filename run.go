@@ -24,6 +24,7 @@ import (
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/embedded"
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -86,7 +87,13 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	tc, stopTemporal, err := connectTemporal(ctx, cfg, logger, stdout)
+	tel, err := startTelemetry(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tel.stop()
+
+	tc, stopTemporal, err := connectTemporal(ctx, cfg, tel.sdk, logger, stdout)
 	if err != nil {
 		return err
 	}
@@ -106,7 +113,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	if cfg.runsWorker() {
-		w := newWorker(cfg, tc, bdb, reg, logger, getenv)
+		w := newWorker(cfg, tc, bdb, reg, tel.metrics, logger, getenv)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -123,6 +130,8 @@ func Run(ctx context.Context, opts Options) error {
 		Jobs:     jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger),
 		Registry: reg,
 		Logger:   logger,
+		Metrics:  tel.metrics,
+		Gatherer: tel.registry,
 		HealthChecks: []api.HealthCheck{{
 			Name: "temporal",
 			Check: func(ctx context.Context) error {
@@ -136,7 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 
 // connectTemporal dials TEMPORAL_ADDRESS, or starts the embedded server
 // first when it is unset. The returned func releases both.
-func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) (client.Client, func(), error) {
+func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsHandler, logger *slog.Logger, stdout io.Writer) (client.Client, func(), error) {
 	addr := cfg.TemporalAddress
 	stopServer := func() {}
 	if addr == "" {
@@ -170,9 +179,10 @@ func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdou
 	}
 
 	opts := client.Options{
-		HostPort:  addr,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		HostPort:       addr,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		MetricsHandler: sdkMetrics,
 	}
 	if cfg.TemporalAddress == "" {
 		// Compressing loopback traffic only burns CPU (about a tenth of it
@@ -194,7 +204,7 @@ func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdou
 	return tc, func() { tc.Close(); stopServer() }, nil
 }
 
-func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, logger *slog.Logger, getenv func(string) string) worker.Worker {
+func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, logger *slog.Logger, getenv func(string) string) worker.Worker {
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrency,
 		DefaultHeartbeatThrottleInterval:   heartbeatThrottle,
@@ -208,6 +218,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 		Logger:         logger,
 		ShellEnv:       activities.ShellEnv(getenv),
 		MaxOutputBytes: cfg.MaxOutputBytes,
+		Metrics:        m,
 	}
 	acts.Register(w)
 	return w

@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -21,8 +23,13 @@ type Config struct {
 	Registry *registry.Registry
 	// HealthChecks run on GET /health next to the database check.
 	HealthChecks []HealthCheck
-	// Logger receives request failures; nil discards them.
+	// Logger receives one line per request and request failures, each
+	// with its request_id; nil discards them.
 	Logger *slog.Logger
+	// Metrics records requests and submitted jobs; nil records none.
+	Metrics *metrics.Metrics
+	// Gatherer is served on GET /metrics; nil serves an empty registry.
+	Gatherer prometheus.Gatherer
 }
 
 // NewServer returns the chaptask HTTP API as one handler.
@@ -30,9 +37,15 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = slog.New(requestIDHandler{cfg.Logger.Handler()})
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.NewRegistry()
+	}
 	checks := append([]HealthCheck{{
 		Name:  "database",
 		Check: func(ctx context.Context) error { return cfg.DB.PingContext(ctx) },
 	}}, cfg.HealthChecks...)
-	return routes(cfg, checks)
+	r := routes(cfg, checks)
+	r.Use(recordRoute)
+	return observe(recoverPanics(r, cfg.Logger), cfg.Metrics, cfg.Logger)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Job outcomes of chaptask_jobs_finished_total.
@@ -42,7 +43,8 @@ type Metrics struct {
 	jobQueueWait  *prometheus.HistogramVec
 }
 
-// New creates the collectors and registers them with reg.
+// New creates the collectors and registers them with reg, together with
+// the Go runtime and process collectors.
 func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -73,7 +75,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"task_type"}),
 	}
-	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.jobsSubmitted, m.jobsFinished, m.jobDuration, m.jobQueueWait} {
+	for _, c := range []prometheus.Collector{
+		m.httpRequests, m.httpDuration, m.jobsSubmitted, m.jobsFinished, m.jobDuration, m.jobQueueWait,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register chaptask metrics: %w", err)
 		}
