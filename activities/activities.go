@@ -134,17 +134,24 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 }
 
 // runOutcome tells what a run step's error means for the job: canceled
-// when a cancellation stopped the command, failed when the workflow will
-// not retry the step, and "" when it will (or when this worker is shutting
-// down and another one takes the job over).
+// when a cancellation request stopped the command, failed when the workflow
+// will not retry the step, and "" when it will, when this worker is
+// shutting down (another one takes the job over), or when the job ended
+// some other way (terminated, paused or reset from Temporal).
 func runOutcome(ctx context.Context, info activity.Info, err error) string {
 	select {
 	case <-activity.GetWorkerStopChannel(ctx):
 		return ""
 	default:
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return metrics.StatusCanceled
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The SDK gives the reason as the cause: a cancellation request,
+		// or the job being gone (terminated) or paused.
+		var canceled *temporal.CanceledError
+		if errors.As(context.Cause(ctx), &canceled) {
+			return metrics.StatusCanceled
+		}
+		return ""
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.NonRetryable() {
