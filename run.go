@@ -127,7 +127,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	handler := api.NewServer(api.Config{
 		DB:       bdb,
-		Jobs:     jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger),
+		Jobs:     jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler()))),
 		Registry: reg,
 		Logger:   logger,
 		Metrics:  tel.metrics,

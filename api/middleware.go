@@ -137,6 +137,16 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // belong to without passing the id around.
 type requestIDHandler struct{ slog.Handler }
 
+// LogHandler wraps h so that records logged with the context of a request
+// this API serves carry its request_id. The API's own logger is wrapped
+// already; wrap the loggers of services it calls (such as jobs.Service).
+func LogHandler(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{h}
+}
+
 func (h requestIDHandler) Handle(ctx context.Context, rec slog.Record) error {
 	if info := infoFrom(ctx); info != nil {
 		rec.AddAttrs(slog.String("request_id", info.id))

@@ -37,7 +37,7 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.Logger = slog.New(requestIDHandler{cfg.Logger.Handler()})
+	cfg.Logger = slog.New(LogHandler(cfg.Logger.Handler()))
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
