@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -47,6 +48,8 @@ type Activities struct {
 	// ShellDisabled refuses shell tasks on this worker, whatever the API
 	// that submitted them allowed.
 	ShellDisabled bool
+	// Metrics receives job outcomes and timings; nil records none.
+	Metrics *metrics.Metrics
 }
 
 // Register registers every step under its stable name.
@@ -60,6 +63,9 @@ func (a *Activities) Register(w worker.ActivityRegistry) {
 func (a *Activities) SnapshotTask(ctx context.Context, in workflows.SnapshotInput) (workflows.TaskSnapshot, error) {
 	t, err := db.GetTask(ctx, a.DB, in.TaskID)
 	if errors.Is(err, db.ErrNotFound) {
+		// Final: the job fails. Its task type went with the task.
+		a.Metrics.JobFinished(metrics.OtherTaskType, metrics.StatusFailed)
+		a.logger().Warn("job's task was deleted before it ran", "job_id", activity.GetInfo(ctx).WorkflowExecution.ID, "task_id", in.TaskID)
 		return workflows.TaskSnapshot{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s was deleted before the job ran", in.TaskID), workflows.ErrTypeTaskNotFound, nil)
 	}
@@ -137,6 +143,56 @@ func timeoutError(task workflows.TaskSnapshot) *registry.Error {
 // marked TimedOut, and the workflow stores it and fails the job.
 func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workflows.RunOutput, error) {
 	logger := a.logger().With("job_id", in.JobID, "task_id", in.Task.ID)
+	info := activity.GetInfo(ctx)
+	if info.Attempt == 1 && !in.SubmittedAt.IsZero() {
+		// Both times are the Temporal server's, so worker clock skew
+		// does not enter.
+		a.Metrics.ObserveQueueWait(in.Task.TaskType, info.StartedTime.Sub(in.SubmittedAt))
+	}
+	out, err := a.runTask(ctx, in, logger)
+	if err != nil {
+		status := runOutcome(ctx, info, err)
+		if status == metrics.StatusFailed {
+			logger.Warn("run step failed and will not be retried: the job fails", "error", err, "attempt", info.Attempt)
+		}
+		if status != "" {
+			a.Metrics.JobFinished(in.Task.TaskType, status)
+		}
+	}
+	return out, err
+}
+
+// runOutcome tells what a run step's error means for the job: canceled
+// when a cancellation request stopped the command, failed when the workflow
+// will not retry the step, and "" when it will, when this worker is
+// shutting down (another one takes the job over), or when the job ended
+// some other way (terminated, paused or reset from Temporal).
+func runOutcome(ctx context.Context, info activity.Info, err error) string {
+	select {
+	case <-activity.GetWorkerStopChannel(ctx):
+		return ""
+	default:
+	}
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The SDK gives the reason as the cause: a cancellation request,
+		// or the job being gone (terminated) or paused.
+		var canceled *temporal.CanceledError
+		if errors.As(context.Cause(ctx), &canceled) {
+			return metrics.StatusCanceled
+		}
+		return ""
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NonRetryable() {
+		return metrics.StatusFailed
+	}
+	if p := info.RetryPolicy; p != nil && p.MaximumAttempts > 0 && info.Attempt >= p.MaximumAttempts {
+		return metrics.StatusFailed
+	}
+	return ""
+}
+
+func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger *slog.Logger) (workflows.RunOutput, error) {
 	out := workflows.RunOutput{StartedAt: time.Now().UTC()}
 	// runCtx ends at the deadline or on cancellation; ctx only on
 	// cancellation, which is how the two are told apart.
@@ -282,12 +338,24 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 	if !in.Output.Staged {
 		data = db.JSON(in.Output.Data)
 	}
-	id, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
 	if errors.Is(err, db.ErrNotFound) {
+		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
+		a.logger().Warn("job's output is gone; the job fails", "job_id", in.JobID, "task_id", in.TaskID)
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotFound, err)
 	}
 	if err != nil {
 		return workflows.PersistOutput{}, err
+	}
+	// Counted only by the call that stored the artifact, so a retried
+	// persist step does not count the job twice.
+	if created {
+		status := metrics.StatusCompleted
+		if in.Output.TimedOut {
+			status = metrics.StatusFailed // the artifact is partial; the workflow fails the job
+		}
+		a.Metrics.JobFinished(in.TaskType, status)
+		a.Metrics.ObserveJobDuration(in.TaskType, in.Output.FinishedAt.Sub(in.Output.StartedAt))
 	}
 	return workflows.PersistOutput{ArtifactID: id}, nil
 }

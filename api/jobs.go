@@ -17,6 +17,7 @@ import (
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 )
 
 type executeJSON struct {
@@ -24,7 +25,7 @@ type executeJSON struct {
 	Message string `json:"message"`
 }
 
-func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -57,6 +58,7 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger
 			writeError(w, r, logger, jobsError(err, ""))
 			return
 		}
+		m.JobSubmitted(task.TaskType)
 		w.Header().Set("Location", "/api/v1/jobs/"+jobID)
 		encode(w, http.StatusAccepted, executeJSON{
 			JobID:   jobID,

@@ -10,11 +10,14 @@ import (
 )
 
 // routes is the whole API in one place.
-func routes(cfg Config, checks []HealthCheck) http.Handler {
+func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	bdb, js, log := cfg.DB, cfg.Jobs, cfg.Logger
 	r := mux.NewRouter()
 
 	r.Handle("/health", handleHealth(checks, log)).Methods(http.MethodGet)
+	r.Handle("/metrics", handleMetrics(cfg.Gatherer)).Methods(http.MethodGet)
+	r.Handle("/openapi.json", handleOpenAPI()).Methods(http.MethodGet)
+	r.Handle("/docs", handleDocs()).Methods(http.MethodGet)
 
 	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
 	// method mismatch with 404 instead of 405.
@@ -32,7 +35,7 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 	r.Handle("/api/v1/tasks/{id}", replaceTask).Methods(http.MethodPut)
 	r.Handle("/api/v1/tasks/{id}", deleteTask).Methods(http.MethodDelete)
 
-	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, cfg.Metrics, log))).Methods(http.MethodPost)
 
 	r.Handle("/api/v1/tasks/{id}/$schedule", needJobs(js, log, handleScheduleCreate(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/tasks/{id}/$schedules", needJobs(js, log, handleTaskSchedules(bdb, js, log))).Methods(http.MethodGet)
@@ -60,7 +63,7 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 		writeError(w, req, log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
 			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))
 	})
-	return recoverPanics(requireAPIKey(cfg.APIKeys, log, r), log)
+	return r
 }
 
 // needJobs is h when job execution is configured and otherwise answers 503,
@@ -83,7 +86,7 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
 				w.Header().Set("Content-Type", "application/problem+json")
 				encodeStatus(w, http.StatusInternalServerError, problem{
 					Type: typeInternal, Title: "Internal Server Error", Status: 500,

@@ -16,13 +16,13 @@ func TestPersistJobArtifactIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		jobID, taskID := db.NewID(), db.NewID()
-		first, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)})
-		if err != nil {
-			t.Fatal(err)
+		first, created, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)})
+		if err != nil || !created {
+			t.Fatalf("first persist: created %v, %v", created, err)
 		}
-		again, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"b"}`)})
-		if err != nil || again != first {
-			t.Fatalf("retry gave %q, %v; want the first artifact %q", again, err, first)
+		again, created, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"b"}`)})
+		if err != nil || again != first || created {
+			t.Fatalf("retry gave %q (created %v), %v; want the first artifact %q", again, created, err, first)
 		}
 		n, err := db.CountArtifacts(ctx, bdb, db.ArtifactFilter{TaskID: taskID})
 		if err != nil || n != 1 {
@@ -39,7 +39,7 @@ func TestPersistStagedOutput(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		jobID, taskID := db.NewID(), db.NewID()
-		if _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); !errors.Is(err, db.ErrNotFound) {
+		if _, _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); !errors.Is(err, db.ErrNotFound) {
 			t.Fatalf("nothing staged: err = %v", err)
 		}
 		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":1}`)); err != nil {
@@ -49,7 +49,7 @@ func TestPersistStagedOutput(t *testing.T) {
 		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":2}`)); err != nil {
 			t.Fatal(err)
 		}
-		id, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()})
+		id, _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,8 +58,8 @@ func TestPersistStagedOutput(t *testing.T) {
 			t.Fatalf("artifact %s, %v", a.Data, err)
 		}
 		// The staged copy is gone, and persisting again is still idempotent.
-		if again, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); err != nil || again != id {
-			t.Errorf("second persist = %q, %v", again, err)
+		if again, created, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); err != nil || again != id || created {
+			t.Errorf("second persist = %q (created %v), %v", again, created, err)
 		}
 	})
 }
@@ -120,7 +120,7 @@ func TestScheduledJobIDs(t *testing.T) {
 			{JobID: staged, TaskID: taskID, StartedAt: time.Now()},
 			{JobID: inline, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)},
 		} {
-			if _, err := db.PersistJobArtifact(ctx, bdb, e); err != nil {
+			if _, _, err := db.PersistJobArtifact(ctx, bdb, e); err != nil {
 				t.Fatalf("persist %s: %v", e.JobID, err)
 			}
 		}

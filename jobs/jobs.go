@@ -218,7 +218,7 @@ func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
-			s.logger.WarnContext(ctx, "read job history", "job_id", job.ID, "error", err)
+			s.logger.WarnContext(ctx, "read job history", "job_id", job.ID, "task_id", job.TaskID, "error", err)
 			return
 		}
 		if ev.GetActivityTaskStartedEventAttributes() != nil && job.StartedAt == nil {
@@ -302,7 +302,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	})
 	if err != nil && ctx.Err() == nil {
 		// Temporal accepted the deletion; it completes on the server's pace.
-		s.logger.InfoContext(ctx, "job deletion still in progress", "job_id", id)
+		s.logger.InfoContext(ctx, "job deletion still in progress", "job_id", id, "task_id", job.TaskID)
 		return nil
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -42,10 +43,15 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 			NonRetryableErrorTypes: []string{ErrTypeTaskNotFound, ErrTypeOutputNotFound},
 		},
 	})
+	info := workflow.GetInfo(ctx)
+	jobID := info.WorkflowExecution.ID
+	// The workflow logger is replay-aware: each line is written once.
+	logger := log.With(workflow.GetLogger(ctx), "job_id", jobID, "task_id", in.TaskID)
+
 	var task TaskSnapshot
 	err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput{TaskID: in.TaskID}).Get(lctx, &task)
 	if err != nil {
-		return fail(err, "snapshot task %s", in.TaskID)
+		return fail(logger, err, "snapshot task %s", in.TaskID)
 	}
 	// A schedule may fire after its task was disabled (the API pauses the
 	// task's schedules, but a schedule created at the same moment, or a
@@ -61,19 +67,19 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// so replay sees the same ones. Replay matches only an activity's id and
 	// type, so histories recorded with the fixed options still replay.
 	actx := workflow.WithActivityOptions(ctx, runOptions(task))
-	jobID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var out RunOutput
-	err = workflow.ExecuteActivity(actx, RunTaskActivity, RunInput{JobID: jobID, Task: task}).Get(actx, &out)
+	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime}
+	err = workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
 	if err != nil {
-		return fail(err, "run task %s", task.ID)
+		return fail(logger, err, "run task %s", task.ID)
 	}
 
 	// A cancel that arrives now is too late to stop anything: keep the work.
 	pctx, _ := workflow.NewDisconnectedContext(lctx)
 	var saved PersistOutput
-	err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, Output: out}).Get(pctx, &saved)
+	err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out}).Get(pctx, &saved)
 	if err != nil {
-		return fail(err, "persist artifact")
+		return fail(logger, err, "persist artifact")
 	}
 	if out.TimedOut {
 		// The artifact keeps the partial output; the job itself failed.
@@ -141,11 +147,13 @@ func seconds(s float64) time.Duration {
 // The workflow records nothing else (no memo or search attribute updates):
 // every such update is one more visibility write, the most expensive thing
 // an embedded server does per job.
-func fail(err error, format string, args ...any) (ExecuteResult, error) {
+func fail(logger log.Logger, err error, format string, args ...any) (ExecuteResult, error) {
 	if temporal.IsCanceledError(err) {
+		logger.Info("job canceled")
 		return ExecuteResult{}, err
 	}
 	msg := fmt.Sprintf(format, args...) + ": " + failureMessage(err)
+	logger.Warn("job failed", "error", msg)
 	return ExecuteResult{}, temporal.NewNonRetryableApplicationError(msg, jobFailedType, err)
 }
 

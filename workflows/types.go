@@ -129,6 +129,9 @@ func (t TaskSnapshot) IsFunction() bool {
 type RunInput struct {
 	JobID string       `json:"job_id"`
 	Task  TaskSnapshot `json:"task"`
+	// SubmittedAt is when the job started (the workflow's start time), for
+	// measuring its queue wait; zero in jobs started by older versions.
+	SubmittedAt time.Time `json:"submitted_at,omitzero"`
 }
 
 // RunOutput is the run step's result. Small artifact data travels inline;
@@ -149,6 +152,9 @@ type PersistInput struct {
 	JobID  string    `json:"job_id"`
 	TaskID string    `json:"task_id"`
 	Output RunOutput `json:"output"`
+	// TaskType labels the job's metrics; empty in jobs started by older
+	// versions.
+	TaskType string `json:"task_type,omitempty"`
 }
 
 // PersistOutput names the stored artifact.

@@ -44,6 +44,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("functions listing", func(t *testing.T) { testFunctionsListing(t, s) })
 			t.Run("large output", func(t *testing.T) { testLargeOutput(t, s) })
 			t.Run("wait for the result", func(t *testing.T) { testWait(t, s) })
+			t.Run("metrics", func(t *testing.T) { testMetrics(t, s) })
 		})
 	}
 }
