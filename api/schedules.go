@@ -179,12 +179,7 @@ func decodeSpec(field string, raw json.RawMessage, now time.Time) (spec jobs.Sch
 
 func handleScheduleCreate(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		body, err := readBody(w, r)
+		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -261,12 +256,7 @@ func handleScheduleGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 // triggers a schedule, in that order.
 func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		body, err := readBody(w, r)
+		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

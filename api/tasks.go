@@ -303,12 +303,7 @@ func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
 
 func handleTaskReplace(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		body, err := readBody(w, r)
+		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -38,9 +38,26 @@ func TestCLI(t *testing.T) {
 	}
 }
 
+// TestCLIAPIKey: against a service that wants a key, the client sends
+// CHAPTASK_API_KEY and, without it, reports the 401 and exits 5.
+func TestCLIAPIKey(t *testing.T) {
+	s := startServiceEnv(t, "sqlite", map[string]string{"CHAPTASK_API_KEYS": "cli-key-4f1a"})
+	denied := s.cli(t, "tasks", "list")
+	if denied.code != 5 || !strings.Contains(denied.stderr, "Unauthorized") || denied.stdout != "" {
+		t.Fatalf("without a key: %v", denied)
+	}
+	s.apiKey = "cli-key-4f1a"
+	s.ok(t, "tasks", "list")
+	id := s.createTask(t, "--command", "echo keyed")
+	if r := s.cli(t, "tasks", "run", id, "--wait"); r.code != 0 || r.stdout != "keyed\n" {
+		t.Fatalf("run --wait with a key: %v", r)
+	}
+}
+
 // service is chaptask.Run serving HTTP on a free port.
 type service struct {
-	url string
+	url    string
+	apiKey string // CHAPTASK_API_KEY of the client, when set
 }
 
 type addParams struct {
@@ -73,7 +90,16 @@ func registerTestFunctions(reg *registry.Registry) error {
 
 func startService(t *testing.T, dialect string) *service {
 	t.Helper()
+	return startServiceEnv(t, dialect, nil)
+}
+
+// startServiceEnv starts the service with extra environment variables.
+func startServiceEnv(t *testing.T, dialect string, extra map[string]string) *service {
+	t.Helper()
 	env := map[string]string{"PATH": os.Getenv("PATH")}
+	for k, v := range extra {
+		env[k] = v
+	}
 	if dialect == "postgres" {
 		env["DATABASE_URL"] = dbtest.PostgresURL(t)
 	}
@@ -146,8 +172,11 @@ func (s *service) cliIn(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string {
-		if k == "CHAPTASK_URL" {
+		switch k {
+		case "CHAPTASK_URL":
 			return s.url
+		case "CHAPTASK_API_KEY":
+			return s.apiKey
 		}
 		return ""
 	}
