@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"github.com/chaptask/chaptask"
 	"github.com/chaptask/chaptask/cli"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/servicetest"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -103,11 +103,8 @@ func startServiceEnv(t *testing.T, dialect string, extra map[string]string) *ser
 	if dialect == "postgres" {
 		env["DATABASE_URL"] = dbtest.PostgresURL(t)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := chaptask.Run(ctx, chaptask.Options{
+	svc := servicetest.Start(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return chaptask.Run(ctx, chaptask.Options{
 			Args: []string{"chaptask",
 				"-http-addr", "127.0.0.1:0",
 				"-embedded-temporal-addr", "127.0.0.1:0",
@@ -116,40 +113,12 @@ func startServiceEnv(t *testing.T, dialect string, extra map[string]string) *ser
 				"-log-level", "warn",
 			},
 			Getenv:   func(k string) string { return env[k] },
-			Stdout:   pw,
-			Stderr:   logWriter{t},
+			Stdout:   stdout,
+			Stderr:   stderr,
 			Register: registerTestFunctions,
 		})
-		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("service: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Errorf("service did not stop")
-		}
 	})
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "chaptask: serving HTTP on "); ok {
-			go io.Copy(io.Discard, pr) //nolint:errcheck // drain the rest
-			return &service{url: addr}
-		}
-	}
-	t.Fatalf("service did not start: %v", sc.Err())
-	return nil
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return &service{url: svc.URL}
 }
 
 // result is one run of the client.
