@@ -455,3 +455,22 @@ func decodeJSON(raw []byte, v any) error {
 	}
 	return nil
 }
+
+// logged reports whether the child has logged a line holding every one of
+// the strings.
+func (p *proc) logged(parts ...string) bool {
+	raw, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		found := true
+		for _, part := range parts {
+			found = found && strings.Contains(line, part)
+		}
+		if found {
+			return true
+		}
+	}
+	return false
+}
