@@ -216,7 +216,9 @@ func TestDatabaseOutage(t *testing.T) {
 		return n
 	}
 	eventually(t, time.Minute, 50*time.Millisecond, func() bool { return persistFailed() == inFlight },
-		func() string { return fmt.Sprintf("%d of %d jobs tried to store their artifact", persistFailed(), inFlight) })
+		func() string {
+			return fmt.Sprintf("%d of %d jobs tried to store their artifact", persistFailed(), inFlight)
+		})
 	probe()
 	proxy.up()
 	outage := time.Since(outageBegan)
