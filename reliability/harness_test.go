@@ -184,9 +184,18 @@ func (p *proc) showLog(lines int) {
 // memory reads the child's current and peak resident set sizes in bytes.
 func (p *proc) memory() (rss, peak int64) {
 	p.t.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	rss, peak, err := readMemory(p.cmd.Process.Pid)
 	if err != nil {
 		p.t.Fatalf("read memory of %s: %v", p.name, err)
+	}
+	return rss, peak
+}
+
+// readMemory reads VmRSS and VmHWM (the peak) of a process, in bytes.
+func readMemory(pid int) (rss, peak int64, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
 	}
 	for line := range strings.SplitSeq(string(raw), "\n") {
 		key, value, ok := strings.Cut(line, ":")
@@ -208,7 +217,7 @@ func (p *proc) memory() (rss, peak int64) {
 			peak = kb << 10
 		}
 	}
-	return rss, peak
+	return rss, peak, nil
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -358,7 +367,7 @@ func eventually(t *testing.T, within, interval time.Duration, check func() bool,
 func (c *client) waitFinished(t *testing.T, n int, within time.Duration) {
 	t.Helper()
 	var completed, failed, canceled int
-	eventually(t, within, 250*time.Millisecond, func() bool {
+	eventually(t, within, 500*time.Millisecond, func() bool {
 		completed, failed, canceled = c.countJobs(t, "completed"), c.countJobs(t, "failed"), c.countJobs(t, "canceled")
 		return completed+failed+canceled >= n
 	}, func() string {
