@@ -82,6 +82,8 @@ func start(t *testing.T, name string, env map[string]string) *proc {
 	}
 	p.logPath = logFile.Name()
 	p.cmd = exec.Command(binary)
+	// A test binary that dies (timeout, panic) takes its children along.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
