@@ -16,17 +16,19 @@ import (
 	"github.com/chaptask/chaptask/db/dbtest"
 )
 
-// tcpProxy forwards connections to a target. Taking it down closes every
-// connection and its listener, so new connections are refused, as when the
-// database host goes away; bringing it up listens on the same address again.
+// tcpProxy forwards connections to a target. An outage cuts every open
+// connection and then either refuses new ones (the listener is closed, as
+// when the database host is gone) or accepts and drops them at once (as a
+// restarting server does); bringing it up forwards again on the same address.
 type tcpProxy struct {
 	t      *testing.T
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu       sync.Mutex
+	ln       net.Listener
+	dropping bool
+	conns    map[net.Conn]struct{}
 }
 
 func newProxy(t *testing.T, target string) *tcpProxy {
@@ -37,7 +39,7 @@ func newProxy(t *testing.T, target string) *tcpProxy {
 	}
 	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	p.serve(ln)
-	t.Cleanup(p.down)
+	t.Cleanup(func() { p.cut(true) })
 	return p
 }
 
@@ -57,13 +59,20 @@ func (p *tcpProxy) serve(ln net.Listener) {
 }
 
 func (p *tcpProxy) forward(client net.Conn) {
+	p.mu.Lock()
+	dropping := p.dropping
+	p.mu.Unlock()
+	if dropping {
+		client.Close()
+		return
+	}
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		client.Close()
 		return
 	}
 	p.mu.Lock()
-	if p.ln == nil { // went down while dialling
+	if p.ln == nil || p.dropping { // went down while dialling
 		p.mu.Unlock()
 		client.Close()
 		server.Close()
@@ -84,23 +93,31 @@ func (p *tcpProxy) forward(client net.Conn) {
 	p.mu.Unlock()
 }
 
-// down refuses new connections and cuts the open ones.
-func (p *tcpProxy) down() {
+// cut closes the open connections and refuses (refuse) or drops new ones.
+func (p *tcpProxy) cut(refuse bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ln != nil {
+	if refuse && p.ln != nil {
 		p.ln.Close()
 		p.ln = nil
 	}
+	p.dropping = !refuse
 	for c := range p.conns {
 		c.Close()
 		delete(p.conns, c)
 	}
 }
 
-// up accepts connections again on the same address.
+// up forwards connections again on the same address.
 func (p *tcpProxy) up() {
 	p.t.Helper()
+	p.mu.Lock()
+	p.dropping = false
+	listening := p.ln != nil
+	p.mu.Unlock()
+	if listening {
+		return
+	}
 	var ln net.Listener
 	eventually(p.t, 30*time.Second, 50*time.Millisecond, func() bool {
 		var err error
@@ -119,12 +136,18 @@ type problemDoc struct {
 
 const typeUnavailable = "urn:chapkit:error:service-unavailable"
 
-// TestDatabaseOutage cuts the service off from PostgreSQL while jobs run.
+// TestDatabaseOutage cuts the service off from PostgreSQL while jobs run,
+// once refusing new connections and once accepting and dropping them.
 // Temporal's own store (the embedded server's SQLite) stays up. Meanwhile
 // every database-backed endpoint must answer 503 with a problem document,
 // never 500 and never hang, and /health must name the database; once the
 // database is back the jobs in flight complete with one artifact each.
 func TestDatabaseOutage(t *testing.T) {
+	t.Run("refused", func(t *testing.T) { testOutage(t, true) })
+	t.Run("dropped", func(t *testing.T) { testOutage(t, false) })
+}
+
+func testOutage(t *testing.T, refuse bool) {
 	began := time.Now()
 	pgURL := dbtest.PostgresURL(t)
 	u, err := url.Parse(pgURL)
@@ -157,7 +180,7 @@ func TestDatabaseOutage(t *testing.T) {
 		func() string { return fmt.Sprintf("%d of %d jobs running", c.countJobs(t, "running"), inFlight) })
 
 	// The outage.
-	proxy.down()
+	proxy.cut(refuse)
 	outageBegan := time.Now()
 	probes := []struct{ method, path string }{
 		{"GET", "/api/v1/tasks"},
@@ -240,9 +263,9 @@ func TestDatabaseOutage(t *testing.T) {
 	if all.Total != len(jobTask) {
 		t.Errorf("%d jobs exist, want %d: an $execute refused during the outage started one", all.Total, len(jobTask))
 	}
-	t.Logf("FIGURE: outage: database cut for %s with %d jobs in flight; %d requests during it, all 503, slowest %s; "+
+	t.Logf("FIGURE: outage/%s: database cut for %s with %d jobs in flight; %d requests during it, all 503, slowest %s; "+
 		"%d lost, %d duplicated; wall %s",
-		outage.Round(100*time.Millisecond), inFlight, requests, slowest.Round(time.Millisecond), lost, dup, time.Since(began).Round(time.Second))
+		t.Name()[len("TestDatabaseOutage/"):], outage.Round(100*time.Millisecond), inFlight, requests, slowest.Round(time.Millisecond), lost, dup, time.Since(began).Round(time.Second))
 }
 
 func countFiles(t *testing.T, dir string) int {
