@@ -3,6 +3,7 @@ package reliability
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,6 +76,7 @@ func TestLoad(t *testing.T) {
 		mu         sync.Mutex
 		jobTask    = map[string]string{}
 		accepted   []string
+		listTimes  []time.Duration // of GET /jobs?page=1&size=50, reported only
 		serverErrs atomic.Int64
 		otherErrs  atomic.Int64
 		reads      atomic.Int64
@@ -114,8 +116,14 @@ func TestLoad(t *testing.T) {
 				if id != "" {
 					paths = append(paths, "/api/v1/jobs/"+id)
 				}
-				for _, path := range paths {
+				for i, path := range paths {
+					sent := time.Now()
 					r, err := c.try("GET", path, nil)
+					if i == 0 {
+						mu.Lock()
+						listTimes = append(listTimes, time.Since(sent))
+						mu.Unlock()
+					}
 					reads.Add(1)
 					record("GET "+path, r, err)
 				}
@@ -183,6 +191,11 @@ func TestLoad(t *testing.T) {
 		len(jobTask), loadJobs, loadClients, submitTime.Round(100*time.Millisecond), float64(len(jobTask))/submitTime.Seconds(),
 		allDone.Round(100*time.Millisecond), float64(len(jobTask))/allDone.Seconds(),
 		reads.Load(), serverErrs.Load(), otherErrs.Load(), lost, dup)
+	slices.Sort(listTimes)
+	if len(listTimes) > 0 {
+		t.Logf("FIGURE: load: GET /jobs?page=1&size=50 under load: %d requests, p50 %s, max %s",
+			len(listTimes), listTimes[len(listTimes)/2].Round(time.Millisecond), listTimes[len(listTimes)-1].Round(time.Millisecond))
+	}
 	t.Logf("FIGURE: load: peak RSS %s (VmHWM; %s sampled every 100 ms under load; %s at start-up, %s after), wall %s",
 		mib(peak), mib(peakSampled), mib(idlePeak), mib(rss), time.Since(began).Round(time.Second))
 }
