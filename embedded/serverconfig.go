@@ -50,6 +50,7 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// job lists take 5-20 s under load. On SQL visibility a new search
 		// attribute is a namespace alias, not cluster metadata, so it never
 		// needed the refresh (registerSearchAttributes waits for the alias).
+
 		// Already the default in v1.32; pinned because the product relies on it.
 		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
 		// Default 10 per second per namespace; the Web UI and the list API
