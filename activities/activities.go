@@ -205,7 +205,8 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 	if !in.Output.Staged {
 		data = db.JSON(in.Output.Data)
 	}
-	id, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
+	runID := activity.GetInfo(ctx).WorkflowExecution.RunID
+	id, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
 	if errors.Is(err, db.ErrNotFound) {
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotFound, err)
 	}

@@ -33,9 +33,12 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 			NonRetryableErrorTypes: []string{ErrTypeTaskNotFound, ErrTypeOutputNotFound},
 		},
 	})
+	// A rerun brings the snapshot of the job it repeats. Only new inputs
+	// carry one, so recorded histories replay the snapshot step unchanged.
 	var task TaskSnapshot
-	err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput(in)).Get(lctx, &task)
-	if err != nil {
+	if in.Snapshot != nil {
+		task = *in.Snapshot
+	} else if err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput{TaskID: in.TaskID}).Get(lctx, &task); err != nil {
 		return fail(err, "snapshot task %s", in.TaskID)
 	}
 
@@ -54,7 +57,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	})
 	jobID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var out RunOutput
-	err = workflow.ExecuteActivity(actx, RunTaskActivity, RunInput{JobID: jobID, Task: task}).Get(actx, &out)
+	err := workflow.ExecuteActivity(actx, RunTaskActivity, RunInput{JobID: jobID, Task: task}).Get(actx, &out)
 	if err != nil {
 		return fail(err, "run task %s", task.ID)
 	}

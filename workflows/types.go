@@ -38,6 +38,9 @@ const (
 // ExecuteInput starts a job.
 type ExecuteInput struct {
 	TaskID string `json:"task_id"`
+	// Snapshot, when set, is run instead of the task as it is now: a rerun
+	// repeats the exact task an earlier job ran.
+	Snapshot *TaskSnapshot `json:"snapshot,omitempty"`
 }
 
 // ExecuteResult is what a completed job returns.
