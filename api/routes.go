@@ -35,6 +35,8 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
 
 	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/$cancel", needJobs(js, log, handleJobCancelMany(js, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/jobs/{id}/$rerun", needJobs(js, log, handleJobRerun(js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobDelete(js, log))).Methods(http.MethodDelete)
 	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, handleJobStream(js, log))).Methods(http.MethodGet)

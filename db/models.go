@@ -90,7 +90,7 @@ type Artifact struct {
 	// one execution.
 	RunID     *string   `bun:"run_id"`
 	CreatedAt time.Time `bun:"created_at,notnull"`
-	UpdatedAt time.Time  `bun:"updated_at,notnull"`
+	UpdatedAt time.Time `bun:"updated_at,notnull"`
 }
 
 // ArtifactStore gives registered functions access to artifacts: they may

@@ -25,6 +25,12 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 		CreatedAt:   start,
 		UpdatedAt:   start,
 	}
+	if p := info.GetMemo().GetFields()[memoRerunOf]; p != nil {
+		var of string
+		if converter.GetDefaultDataConverter().FromPayload(p, &of) == nil && of != "" {
+			job.RerunOf = &of
+		}
+	}
 	if ct := info.GetCloseTime(); ct != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		closed := micro(ct.AsTime())
 		job.FinishedAt = &closed

@@ -48,7 +48,7 @@ const (
 func naiveExecuteTask(ctx workflow.Context, in workflows.ExecuteInput) (workflows.ExecuteResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: naiveActivityTimeout})
 	var task workflows.TaskSnapshot
-	if err := workflow.ExecuteActivity(ctx, workflows.SnapshotTaskActivity, workflows.SnapshotInput(in)).Get(ctx, &task); err != nil {
+	if err := workflow.ExecuteActivity(ctx, workflows.SnapshotTaskActivity, workflows.SnapshotInput{TaskID: in.TaskID}).Get(ctx, &task); err != nil {
 		return workflows.ExecuteResult{}, err
 	}
 	jobID := workflow.GetInfo(ctx).WorkflowExecution.ID
