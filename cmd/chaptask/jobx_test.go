@@ -513,3 +513,23 @@ func testRerunErrors(t *testing.T, s *service) {
 		t.Errorf("409 problem: %s", r.body)
 	}
 }
+
+// testJobOperationsWithoutTemporal checks that keyed submits, bulk cancels
+// and reruns answer 503 when Temporal is down, and still refuse bad input
+// first.
+func testJobOperationsWithoutTemporal(t *testing.T, s *service) {
+	t.Helper()
+	unknown := "01K72P5N5KCRM6MD3BRE4P0999"
+	for _, r := range []reply{
+		s.executeKeyed(t, seed+"5", "down"),
+		s.do(t, "POST", "/api/v1/jobs/$cancel", map[string]any{"ids": []string{unknown}}),
+		s.do(t, "POST", "/api/v1/jobs/$cancel", map[string]any{"status_filter": "running"}),
+		s.do(t, "POST", "/api/v1/jobs/"+unknown+"/$rerun", nil),
+	} {
+		if r.status != 503 {
+			t.Errorf("with Temporal down: %d %s", r.status, r.body)
+		}
+	}
+	s.want(t, s.executeKeyed(t, seed+"5", ""), 422)
+	s.want(t, s.do(t, "POST", "/api/v1/jobs/$cancel", map[string]any{}), 422)
+}
