@@ -37,6 +37,7 @@ type config struct {
 	MaxConcurrency       int
 	MaxOutputBytes       int64
 	PprofAddr            string
+	MetricsAddr          string
 	EmbeddedRetention    time.Duration
 	// APIKeys come from CHAPTASK_API_KEYS and CHAPTASK_API_KEYS_FILE; they
 	// are never printed.
@@ -88,6 +89,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&readOnly, "tasks-read-only", env("CHAPTASK_TASKS_READ_ONLY", "false"), "refuse task create, replace and delete through the API (CHAPTASK_TASKS_READ_ONLY)")
 	fs.StringVar(&c.TasksFile, "tasks-file", env("CHAPTASK_TASKS_FILE", ""), "YAML or JSON file of tasks applied by id at start-up (CHAPTASK_TASKS_FILE)")
 	fs.StringVar(&shell, "shell-enabled", env("CHAPTASK_SHELL_ENABLED", "true"), "allow shell tasks; false runs registered functions only (CHAPTASK_SHELL_ENABLED)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHAPTASK_METRICS_ADDR", ""), "also serve /metrics on this address, e.g. for worker-only processes; empty disables it (CHAPTASK_METRICS_ADDR)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/embedded"
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -98,7 +99,13 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	tc, stopTemporal, err := connectTemporal(ctx, cfg, logger, stdout)
+	tel, err := startTelemetry(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tel.stop()
+
+	tc, stopTemporal, err := connectTemporal(ctx, cfg, tel.sdk, logger, stdout)
 	if err != nil {
 		return err
 	}
@@ -121,7 +128,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	if cfg.runsWorker() {
-		w := newWorker(cfg, tc, bdb, reg, logger, getenv)
+		w := newWorker(cfg, tc, bdb, reg, tel.metrics, logger, getenv)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -138,9 +145,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	handler := api.NewServer(api.Config{
 		DB:            bdb,
-		Jobs:          jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger),
+		Jobs:          jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler()))),
 		Registry:      reg,
 		Logger:        logger,
+		Metrics:       tel.metrics,
+		Gatherer:      tel.registry,
 		APIKeys:       cfg.APIKeys,
 		TasksReadOnly: cfg.TasksReadOnly,
 		ShellDisabled: !cfg.ShellEnabled,
@@ -157,7 +166,7 @@ func Run(ctx context.Context, opts Options) error {
 
 // connectTemporal dials TEMPORAL_ADDRESS, or starts the embedded server
 // first when it is unset. The returned func releases both.
-func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) (client.Client, func(), error) {
+func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsHandler, logger *slog.Logger, stdout io.Writer) (client.Client, func(), error) {
 	addr := cfg.TemporalAddress
 	stopServer := func() {}
 	if addr == "" {
@@ -191,9 +200,10 @@ func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdou
 	}
 
 	opts := client.Options{
-		HostPort:  addr,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		HostPort:       addr,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		MetricsHandler: sdkMetrics,
 	}
 	if cfg.TemporalAddress == "" {
 		// Compressing loopback traffic only burns CPU (about a tenth of it
@@ -215,7 +225,7 @@ func connectTemporal(ctx context.Context, cfg config, logger *slog.Logger, stdou
 	return tc, func() { tc.Close(); stopServer() }, nil
 }
 
-func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, logger *slog.Logger, getenv func(string) string) worker.Worker {
+func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, logger *slog.Logger, getenv func(string) string) worker.Worker {
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrency,
 		DefaultHeartbeatThrottleInterval:   heartbeatThrottle,
@@ -230,6 +240,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 		ShellEnv:       activities.ShellEnv(getenv),
 		MaxOutputBytes: cfg.MaxOutputBytes,
 		ShellDisabled:  !cfg.ShellEnabled,
+		Metrics:        m,
 	}
 	acts.Register(w)
 	return w

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -46,6 +48,8 @@ type Activities struct {
 	// ShellDisabled refuses shell tasks on this worker, whatever the API
 	// that submitted them allowed.
 	ShellDisabled bool
+	// Metrics receives job outcomes and timings; nil records none.
+	Metrics *metrics.Metrics
 }
 
 // Register registers every step under its stable name.
@@ -59,20 +63,33 @@ func (a *Activities) Register(w worker.ActivityRegistry) {
 func (a *Activities) SnapshotTask(ctx context.Context, in workflows.SnapshotInput) (workflows.TaskSnapshot, error) {
 	t, err := db.GetTask(ctx, a.DB, in.TaskID)
 	if errors.Is(err, db.ErrNotFound) {
+		// Final: the job fails. Its task type went with the task.
+		a.Metrics.JobFinished(metrics.OtherTaskType, metrics.StatusFailed)
+		a.logger().Warn("job's task was deleted before it ran", "job_id", activity.GetInfo(ctx).WorkflowExecution.ID, "task_id", in.TaskID)
 		return workflows.TaskSnapshot{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s was deleted before the job ran", in.TaskID), workflows.ErrTypeTaskNotFound, nil)
 	}
 	if err != nil {
 		return workflows.TaskSnapshot{}, err
 	}
+	var policy *workflows.RetryPolicy
+	if t.RetryPolicy != nil {
+		policy = new(workflows.RetryPolicy)
+		if err := json.Unmarshal(t.RetryPolicy, policy); err != nil {
+			return workflows.TaskSnapshot{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("task %s has an unreadable retry_policy: %v", t.ID, err), workflows.ErrTypeBadTask, nil)
+		}
+	}
 	return workflows.TaskSnapshot{
-		ID:         t.ID,
-		Command:    t.Command,
-		TaskType:   t.TaskType,
-		Parameters: json.RawMessage(t.Parameters),
-		Enabled:    t.Enabled,
-		CreatedAt:  t.CreatedAt.UTC(),
-		UpdatedAt:  t.UpdatedAt.UTC(),
+		ID:             t.ID,
+		Command:        t.Command,
+		TaskType:       t.TaskType,
+		Parameters:     json.RawMessage(t.Parameters),
+		Enabled:        t.Enabled,
+		TimeoutSeconds: t.TimeoutSeconds,
+		RetryPolicy:    policy,
+		CreatedAt:      t.CreatedAt.UTC(),
+		UpdatedAt:      t.UpdatedAt.UTC(),
 	}, nil
 }
 
@@ -87,6 +104,10 @@ type shellArtifact struct {
 	StdoutBytes     *int64                 `json:"stdout_bytes,omitempty"`
 	StderrTruncated bool                   `json:"stderr_truncated,omitempty"`
 	StderrBytes     *int64                 `json:"stderr_bytes,omitempty"`
+	// TimedOut and Error are set only when the task's timeout stopped the
+	// command, so the artifacts of other runs keep chapkit's shape.
+	TimedOut bool            `json:"timed_out,omitempty"`
+	Error    *registry.Error `json:"error,omitempty"`
 }
 
 // streamResult is one stream of a shell artifact: the kept text, and the
@@ -104,38 +125,122 @@ type functionArtifact struct {
 	Task   workflows.TaskSnapshot `json:"task"`
 	Result json.RawMessage        `json:"result"`
 	Error  *registry.Error        `json:"error"`
+	// TimedOut is set only when the task's timeout stopped the function.
+	TimedOut bool `json:"timed_out,omitempty"`
+}
+
+// timeoutError is data.error of a run the task's timeout stopped.
+func timeoutError(task workflows.TaskSnapshot) *registry.Error {
+	return &registry.Error{Type: workflows.ErrTypeTimeout, Message: task.TimeoutMessage()}
 }
 
 // RunTask runs the task and returns its artifact data, inline or staged. A
 // command that fails is a result, not an error; errors here are
 // infrastructure failures, retried by the workflow's policy.
+//
+// The task's timeout is enforced here rather than by Temporal, so that a
+// timed-out run still returns what it printed: the output comes back
+// marked TimedOut, and the workflow stores it and fails the job.
 func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workflows.RunOutput, error) {
 	logger := a.logger().With("job_id", in.JobID, "task_id", in.Task.ID)
+	info := activity.GetInfo(ctx)
+	if info.Attempt == 1 && !in.SubmittedAt.IsZero() {
+		// Both times are the Temporal server's, so worker clock skew
+		// does not enter.
+		a.Metrics.ObserveQueueWait(in.Task.TaskType, info.StartedTime.Sub(in.SubmittedAt))
+	}
+	out, err := a.runTask(ctx, in, logger)
+	if err != nil {
+		status := runOutcome(ctx, info, err)
+		if status == metrics.StatusFailed {
+			logger.Warn("run step failed and will not be retried: the job fails", "error", err, "attempt", info.Attempt)
+		}
+		if status != "" {
+			a.Metrics.JobFinished(in.Task.TaskType, status)
+		}
+	}
+	return out, err
+}
+
+// runOutcome tells what a run step's error means for the job: canceled
+// when a cancellation request stopped the command, failed when the workflow
+// will not retry the step, and "" when it will, when this worker is
+// shutting down (another one takes the job over), or when the job ended
+// some other way (terminated, paused or reset from Temporal).
+func runOutcome(ctx context.Context, info activity.Info, err error) string {
+	select {
+	case <-activity.GetWorkerStopChannel(ctx):
+		return ""
+	default:
+	}
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The SDK gives the reason as the cause: a cancellation request,
+		// or the job being gone (terminated) or paused.
+		var canceled *temporal.CanceledError
+		if errors.As(context.Cause(ctx), &canceled) {
+			return metrics.StatusCanceled
+		}
+		return ""
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NonRetryable() {
+		return metrics.StatusFailed
+	}
+	if p := info.RetryPolicy; p != nil && p.MaximumAttempts > 0 && info.Attempt >= p.MaximumAttempts {
+		return metrics.StatusFailed
+	}
+	return ""
+}
+
+func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger *slog.Logger) (workflows.RunOutput, error) {
 	out := workflows.RunOutput{StartedAt: time.Now().UTC()}
+	// runCtx ends at the deadline or on cancellation; ctx only on
+	// cancellation, which is how the two are told apart.
+	runCtx := ctx
+	if limit := in.Task.Timeout(); limit > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	timedOut := func() bool {
+		return ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded)
+	}
 	var data any
 	switch {
 	case in.Task.TaskType == "shell" && a.ShellDisabled:
 		return out, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s is a shell task and shell tasks are disabled on this worker", in.Task.ID), workflows.ErrTypeBadTask, nil)
 	case in.Task.TaskType == "shell":
-		run, err := runShell(ctx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
-			func() { activity.RecordHeartbeat(ctx) })
-		if err != nil {
-			if ctx.Err() != nil {
-				logger.Info("job canceled; its process group was killed")
-				return out, ctx.Err()
-			}
+		var live *liveLog
+		if a.DB != nil {
+			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
+		}
+		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
+			func() { activity.RecordHeartbeat(ctx) }, live)
+		live.close(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			logger.Info("job canceled; its process group was killed")
+			return out, ctx.Err()
+		case err != nil && timedOut():
+			logger.Info("job timed out; its process group was killed", "timeout", in.Task.Timeout())
+			out.TimedOut = true
+		case err != nil:
 			return out, fmt.Errorf("run shell command: %w", err)
 		}
 		art := shellArtifact{Task: in.Task, ExitCode: run.exitCode}
 		art.Stdout, art.StdoutTruncated, art.StdoutBytes = streamResult(run.stdout)
 		art.Stderr, art.StderrTruncated, art.StderrBytes = streamResult(run.stderr)
+		if out.TimedOut {
+			art.TimedOut, art.Error = true, timeoutError(in.Task)
+		}
 		data = art
 	case in.Task.IsFunction():
-		res, err := a.runFunction(ctx, in, logger)
+		res, err := a.runFunction(ctx, runCtx, in, logger)
 		if err != nil {
 			return out, err
 		}
+		out.TimedOut = res.TimedOut
 		data = res
 	default:
 		return out, temporal.NewNonRetryableApplicationError(
@@ -159,15 +264,33 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 }
 
 // runFunction calls the registered function with a job-scoped logger and a
-// progress reporter that rides on activity heartbeats.
-func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, logger *slog.Logger) (functionArtifact, error) {
+// progress reporter that rides on activity heartbeats. The function gets
+// runCtx, which also carries the task's deadline; ctx is the activity's own.
+func (a *Activities) runFunction(ctx, runCtx context.Context, in workflows.RunInput, logger *slog.Logger) (functionArtifact, error) {
+	// The latest report rides on every heartbeat: Temporal keeps only the
+	// last heartbeat's details, and that is where job records read progress.
+	var mu sync.Mutex
+	var last *registry.ProgressUpdate
+	heartbeat := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if last != nil {
+			activity.RecordHeartbeat(ctx, *last)
+		} else {
+			activity.RecordHeartbeat(ctx)
+		}
+	}
 	progress := registry.NewProgress(func(u registry.ProgressUpdate) {
-		activity.RecordHeartbeat(ctx, u)
+		mu.Lock()
+		last = &u
+		mu.Unlock()
+		heartbeat()
 	})
 	done := make(chan registry.Result, 1)
 	go func() {
-		done <- a.Registry.Call(ctx, in.Task.Command, in.Task.Parameters, logger, progress)
+		done <- a.Registry.Call(runCtx, in.Task.Command, in.Task.Parameters, logger, progress)
 	}()
+	timedOut := functionArtifact{Task: in.Task, Result: json.RawMessage("null"), Error: timeoutError(in.Task), TimedOut: true}
 	// Heartbeat while the function runs, so cancellation reaches it and a
 	// dead worker is noticed even if the function reports nothing.
 	ticker := time.NewTicker(heartbeatEvery)
@@ -178,22 +301,32 @@ func (a *Activities) runFunction(ctx context.Context, in workflows.RunInput, log
 			if ctx.Err() != nil {
 				return functionArtifact{}, ctx.Err()
 			}
+			if runCtx.Err() != nil {
+				// Whatever a function returns past its deadline, it ran
+				// out of time; most likely it returned runCtx's error.
+				return timedOut, nil
+			}
 			result := res.Value
 			if res.Err != nil {
 				result = json.RawMessage("null")
 			}
 			return functionArtifact{Task: in.Task, Result: result, Error: res.Err}, nil
 		case <-ticker.C:
-			activity.RecordHeartbeat(ctx)
-		case <-ctx.Done():
+			heartbeat()
+		case <-runCtx.Done():
+			// A function, like a shell command between SIGTERM and
+			// SIGKILL, gets the kill grace to return.
 			select {
 			case <-done:
 			case <-time.After(a.killGrace()):
 				// Go cannot stop a goroutine: the function keeps running
 				// until it returns, but the job ends now.
-				logger.Warn("function ignored cancellation; abandoning it", "function", in.Task.Command)
+				logger.Warn("function ignored its context; abandoning it", "function", in.Task.Command)
 			}
-			return functionArtifact{}, ctx.Err()
+			if ctx.Err() != nil {
+				return functionArtifact{}, ctx.Err()
+			}
+			return timedOut, nil
 		}
 	}
 }
@@ -206,12 +339,24 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 		data = db.JSON(in.Output.Data)
 	}
 	runID := activity.GetInfo(ctx).WorkflowExecution.RunID
-	id, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
 	if errors.Is(err, db.ErrNotFound) {
+		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
+		a.logger().Warn("job's output is gone; the job fails", "job_id", in.JobID, "task_id", in.TaskID)
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotFound, err)
 	}
 	if err != nil {
 		return workflows.PersistOutput{}, err
+	}
+	// Counted only by the call that stored the artifact, so a retried
+	// persist step does not count the job twice.
+	if created {
+		status := metrics.StatusCompleted
+		if in.Output.TimedOut {
+			status = metrics.StatusFailed // the artifact is partial; the workflow fails the job
+		}
+		a.Metrics.JobFinished(in.TaskType, status)
+		a.Metrics.ObserveJobDuration(in.TaskType, in.Output.FinishedAt.Sub(in.Output.StartedAt))
 	}
 	return workflows.PersistOutput{ArtifactID: id}, nil
 }

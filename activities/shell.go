@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -20,15 +21,18 @@ type shellRun struct {
 }
 
 // runShell runs command with sh -c in its own process group. When ctx ends
-// the whole group gets SIGTERM, then SIGKILL after grace. Once the command
+// (canceled or past its deadline) the whole group gets SIGTERM, then SIGKILL
+// after grace, and runShell returns ctx.Err() with the output so far. Once the command
 // has exited, stragglers left in its group are killed too, so a job never
 // leaves processes behind. heartbeat is called every tick while it runs.
-func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func()) (shellRun, error) {
+//
+// live, when not nil, receives the output as it arrives.
+func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog) (shellRun, error) {
 	run := shellRun{stdout: newCapture(maxBytes), stderr: newCapture(maxBytes)}
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Env = env
-	cmd.Stdout = run.stdout
-	cmd.Stderr = run.stderr
+	cmd.Stdout = io.MultiWriter(run.stdout, live.writer("stdout"))
+	cmd.Stderr = io.MultiWriter(run.stderr, live.writer("stderr"))
 	cmd.Stdin = nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A background child holding stdout open must not keep the job running
@@ -68,10 +72,12 @@ loop:
 	}
 	killGroup(syscall.SIGKILL)
 
+	// Set even when ctx ended: a timed-out run reports the signal that
+	// stopped it.
+	run.exitCode = exitCode(cmd.ProcessState)
 	if canceled {
 		return run, ctx.Err()
 	}
-	run.exitCode = exitCode(cmd.ProcessState)
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
 		return run, waitErr

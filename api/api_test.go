@@ -185,6 +185,77 @@ func TestTaskLifecycle(t *testing.T) {
 	})
 }
 
+// TestTaskLimits covers timeout_seconds and retry_policy: always in the
+// response (null when unset), defaults filled in, reset by a PUT that omits
+// them, and errors that name the nested field.
+func TestTaskLimits(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		c := newAPI(t, bdb)
+
+		plain := c.createTask(map[string]any{"command": "echo"})
+		for _, k := range []string{"timeout_seconds", "retry_policy"} {
+			if v, ok := plain[k]; !ok || v != nil {
+				t.Errorf("task without limits: %s = %v (present %v), want null", k, v, ok)
+			}
+		}
+
+		res := c.do("POST", "/api/v1/tasks", `{"command": "sleep 5", "timeout_seconds": 60, "retry_policy": {"max_attempts": 2, "initial_interval_seconds": 0.5}}`)
+		expect(t, res, http.StatusCreated, "")
+		task := res.object(t)
+		id := task["id"].(string)
+		if task["timeout_seconds"] != 60.0 {
+			t.Errorf("timeout_seconds = %v", task["timeout_seconds"])
+		}
+		wantPolicy := `{"max_attempts":2,"initial_interval_seconds":0.5,"backoff_coefficient":2,"maximum_interval_seconds":30}`
+		if got, _ := json.Marshal(task["retry_policy"]); string(got) != sortedJSON(t, wantPolicy) {
+			t.Errorf("retry_policy = %s, want %s", got, wantPolicy)
+		}
+		if !bytes.Contains(res.Body, []byte(wantPolicy)) {
+			t.Errorf("retry_policy members out of order: %s", res.Body)
+		}
+		if got := c.do("GET", "/api/v1/tasks/"+id, nil); !bytes.Equal(got.Body, res.Body) {
+			t.Errorf("GET = %s, want %s", got.Body, res.Body)
+		}
+
+		// An integral float is an integer; the default cap never undercuts
+		// a longer first interval.
+		put := c.do("PUT", "/api/v1/tasks/"+id, `{"command": "sleep 5", "timeout_seconds": 604800.0, "retry_policy": {"initial_interval_seconds": 60, "backoff_coefficient": 1}}`)
+		expect(t, put, http.StatusOK, "")
+		if !bytes.Contains(put.Body, []byte(`"timeout_seconds":604800,"retry_policy":{"max_attempts":5,"initial_interval_seconds":60,"backoff_coefficient":1,"maximum_interval_seconds":60}`)) {
+			t.Errorf("after PUT: %s", put.Body)
+		}
+
+		// PUT is a full replace: omitted limits are gone, and so are nulls.
+		for _, body := range []string{`{"command": "sleep 5"}`, `{"command": "sleep 5", "timeout_seconds": null, "retry_policy": null}`} {
+			put = c.do("PUT", "/api/v1/tasks/"+id, body)
+			expect(t, put, http.StatusOK, "")
+			if !bytes.Contains(put.Body, []byte(`"timeout_seconds":null,"retry_policy":null`)) {
+				t.Errorf("PUT %s: %s", body, put.Body)
+			}
+		}
+
+		res = c.do("POST", "/api/v1/tasks", `{"command": "x", "retry_policy": {"max_attempts": 0, "backoff_coefficient": "2", "colour": "red"}}`)
+		expect(t, res, 422, "validation-failed")
+		detail, _ := res.object(t)["detail"].(string)
+		for _, name := range []string{"retry_policy.max_attempts", "retry_policy.backoff_coefficient", "retry_policy.colour"} {
+			if !strings.Contains(detail, name) {
+				t.Errorf("detail %q does not name %s", detail, name)
+			}
+		}
+	})
+}
+
+// sortedJSON re-encodes a JSON object with its keys sorted.
+func sortedJSON(t *testing.T, s string) string {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
 func TestTaskTypes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		c := newAPI(t, bdb)
@@ -221,8 +292,26 @@ func TestTaskValidation(t *testing.T) {
 		{"parameters huge number", `{"command": "x", "parameters": {"n": 1e400}}`, 422, "validation-failed", []string{"parameters"}},
 		{"parameters too deep", `{"command": "x", "parameters": ` + deep + `}`, 422, "validation-failed", []string{"parameters"}},
 		{"enabled not a bool", `{"command": "x", "enabled": "yes"}`, 422, "validation-failed", []string{"enabled"}},
-		{"every field bad", `{"command": 1, "task_type": "x", "parameters": 2, "enabled": 3}`, 422, "validation-failed",
-			[]string{"command", "task_type", "parameters", "enabled"}},
+		{"timeout zero", `{"command": "x", "timeout_seconds": 0}`, 422, "validation-failed", []string{"timeout_seconds"}},
+		{"timeout negative", `{"command": "x", "timeout_seconds": -5}`, 422, "validation-failed", []string{"timeout_seconds"}},
+		{"timeout past 7 days", `{"command": "x", "timeout_seconds": 604801}`, 422, "validation-failed", []string{"timeout_seconds"}},
+		{"timeout fractional", `{"command": "x", "timeout_seconds": 1.5}`, 422, "validation-failed", []string{"timeout_seconds"}},
+		{"timeout string", `{"command": "x", "timeout_seconds": "10"}`, 422, "validation-failed", []string{"timeout_seconds"}},
+		{"timeout boolean", `{"command": "x", "timeout_seconds": true}`, 422, "validation-failed", []string{"timeout_seconds"}},
+		{"timeout huge", `{"command": "x", "timeout_seconds": 1e400}`, 422, "validation-failed", []string{"timeout_seconds"}},
+		{"retry policy not an object", `{"command": "x", "retry_policy": 3}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry policy array", `{"command": "x", "retry_policy": []}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry zero attempts", `{"command": "x", "retry_policy": {"max_attempts": 0}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry too many attempts", `{"command": "x", "retry_policy": {"max_attempts": 101}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry attempts fractional", `{"command": "x", "retry_policy": {"max_attempts": 2.5}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry zero interval", `{"command": "x", "retry_policy": {"initial_interval_seconds": 0}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry interval string", `{"command": "x", "retry_policy": {"initial_interval_seconds": "1"}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry interval past a day", `{"command": "x", "retry_policy": {"initial_interval_seconds": 86401}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry backoff below 1", `{"command": "x", "retry_policy": {"backoff_coefficient": 0.5}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry maximum below initial", `{"command": "x", "retry_policy": {"initial_interval_seconds": 10, "maximum_interval_seconds": 5}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"retry unknown member", `{"command": "x", "retry_policy": {"max_attempt": 1}}`, 422, "validation-failed", []string{"retry_policy"}},
+		{"every field bad", `{"command": 1, "task_type": "x", "parameters": 2, "enabled": 3, "timeout_seconds": "x", "retry_policy": "x"}`, 422, "validation-failed",
+			[]string{"command", "task_type", "parameters", "enabled", "timeout_seconds", "retry_policy"}},
 		{"body array", `[{"command": "x"}]`, 422, "validation-failed", nil},
 		{"body null", `null`, 422, "validation-failed", nil},
 		{"malformed JSON", `{"command": `, 400, "bad-request", nil},
@@ -254,7 +343,7 @@ func TestTaskValidation(t *testing.T) {
 						for _, f := range tc.fields {
 							found := false
 							for _, e := range p.Errors {
-								found = found || (len(e.Loc) == 2 && e.Loc[1] == f)
+								found = found || (len(e.Loc) >= 2 && e.Loc[1] == f)
 							}
 							if !found || !strings.Contains(p.Detail, f) {
 								t.Errorf("%s: error does not name %q: %s", method, f, res.Body)

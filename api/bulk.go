@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 )
 
 // cancelRequest is a validated POST /jobs/$cancel body: either ids, or a
@@ -68,9 +69,9 @@ func decodeCancelRequest(body []byte) (cancelRequest, error) {
 					bad("must be a string", "type_error.str", "ids", strconv.Itoa(i))
 					continue
 				}
-				id, err := parseULID(s)
+				id, err := parseJobID(s)
 				if err != nil {
-					bad("must be a ULID", "value_error.ulid", "ids", strconv.Itoa(i))
+					bad("must be a job id", "value_error.ulid", "ids", strconv.Itoa(i))
 					continue
 				}
 				if !seen[id] {
@@ -179,9 +180,9 @@ func handleJobCancelMany(js *jobs.Service, logger *slog.Logger) http.Handler {
 	})
 }
 
-func handleJobRerun(js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -209,6 +210,7 @@ func handleJobRerun(js *jobs.Service, shellDisabled bool, logger *slog.Logger) h
 			writeError(w, r, logger, jobsError(err, id))
 			return
 		}
+		m.JobSubmitted(snap.TaskType)
 		writeSubmitted(w, jobID, false)
 	})
 }

@@ -37,6 +37,20 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// pathIDAndBody reads what every write to one resource starts with: the
+// ULID in the path and the request body.
+func pathIDAndBody(w http.ResponseWriter, r *http.Request) (string, []byte, error) {
+	id, err := pathULID(r)
+	if err != nil {
+		return "", nil, err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, body, nil
+}
+
 // decodeObject parses body as one JSON object into its members.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	// encoding/json would quietly turn invalid bytes into U+FFFD and store

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/workflows"
 )
 
 // FuzzDecodeTaskInput: any body either decodes to a valid task or is
@@ -27,6 +28,8 @@ func FuzzDecodeTaskInput(f *testing.F) {
 		`{"command": "echo \u0000"}`,
 		`{"command": 1, "task_type": [], "parameters": "x", "enabled": null}`,
 		`[]`, `null`, `{`, ``, `"x"`, `{"command":"\xff\xfe"}`,
+		`{"command": "x", "timeout_seconds": 30, "retry_policy": {"max_attempts": 1, "initial_interval_seconds": 0.5, "backoff_coefficient": 1.5, "maximum_interval_seconds": 10}}`,
+		`{"command": "x", "timeout_seconds": 1e400, "retry_policy": {"initial_interval_seconds": 1e-400, "x": 1}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -47,6 +50,17 @@ func FuzzDecodeTaskInput(f *testing.F) {
 		}
 		if in.Parameters != nil && checkParameters([]byte(in.Parameters)) != "" {
 			t.Fatalf("accepted parameters %s", in.Parameters)
+		}
+		if in.TimeoutSeconds != nil && (*in.TimeoutSeconds < 1 || *in.TimeoutSeconds > workflows.MaxTimeoutSeconds) {
+			t.Fatalf("accepted timeout_seconds %d", *in.TimeoutSeconds)
+		}
+		if in.RetryPolicy != nil {
+			var p workflows.RetryPolicy
+			if err := json.Unmarshal(in.RetryPolicy, &p); err != nil || p.MaxAttempts < 1 || p.MaxAttempts > maxRetryAttempts ||
+				!(p.InitialIntervalSeconds > 0) || p.BackoffCoefficient < 1 || p.MaximumIntervalSeconds < p.InitialIntervalSeconds ||
+				p.MaximumIntervalSeconds > maxRetryIntervalSecs {
+				t.Fatalf("accepted retry_policy %s", in.RetryPolicy)
+			}
 		}
 	})
 }

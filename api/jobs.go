@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,12 +11,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 )
 
 type executeJSON struct {
@@ -28,7 +29,7 @@ type executeJSON struct {
 // idempotencyKeyHeader names the header that makes $execute idempotent.
 const idempotencyKeyHeader = "Idempotency-Key"
 
-func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -77,6 +78,9 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger
 		if err != nil {
 			writeError(w, r, logger, jobsError(err, ""))
 			return
+		}
+		if !existed {
+			m.JobSubmitted(task.TaskType)
 		}
 		writeSubmitted(w, jobID, existed)
 	})
@@ -152,7 +156,7 @@ const maxWait = 60 * time.Second
 
 func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -180,7 +184,7 @@ func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 
 func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -194,39 +198,103 @@ func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 }
 
 // handleJobStream sends the job as Server-Sent Events on every change and
-// closes after the terminal status.
-func handleJobStream(js *jobs.Service, logger *slog.Logger) http.Handler {
+// closes after the terminal status. ?events= adds "output" events (the live
+// log, as $logs chunks) and "progress" events; every event's id is the log
+// offset reached, so a client reconnecting with Last-Event-ID misses no
+// output and sees none twice.
+func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
+		id, err := pathJobID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
+		events, errs := parseStreamEvents(r.URL.Query().Get("events"))
+		if len(errs) > 0 {
+			writeError(w, r, logger, validationFailed(errs))
+			return
+		}
+		// A resume point that is not ours is ignored rather than refused:
+		// browsers send back whatever id they last saw.
+		resume, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get("Last-Event-ID")), 10, 64)
+		if err != nil || resume < 0 {
+			resume = 0
+		}
+
 		flusher, _ := w.(http.Flusher)
-		started := false
-		err = js.Watch(r.Context(), id, func(job *jobs.Job) error {
-			if !started {
-				h := w.Header()
-				h.Set("Content-Type", "text/event-stream")
-				h.Set("Cache-Control", "no-cache")
-				h.Set("Connection", "keep-alive")
-				h.Set("X-Accel-Buffering", "no") // no proxy buffering
-				w.WriteHeader(http.StatusOK)
-				started = true
-			}
-			raw, err := json.Marshal(job)
+		sse := &sseWriter{w: w, flusher: flusher, ids: events.chosen}
+		var outMu sync.Mutex
+		offset := resume
+		sendOutput := func() error {
+			outMu.Lock()
+			defer outMu.Unlock()
+			chunks, next, err := readLog(r, bdb, id, offset)
 			if err != nil {
 				return err
 			}
-			if _, err := fmt.Fprintf(w, "data: %s\n\n", raw); err != nil {
-				return err
+			for _, c := range chunks {
+				if err := sse.event("output", c.Offset+int64(len(c.Data)), c); err != nil {
+					return err
+				}
 			}
-			if flusher != nil {
-				flusher.Flush()
+			offset = next
+			return nil
+		}
+		currentOffset := func() int64 {
+			outMu.Lock()
+			defer outMu.Unlock()
+			return offset
+		}
+
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		pollerDone := make(chan struct{})
+		stopPoller := func() {}
+		if events.output {
+			pctx, pcancel := context.WithCancel(ctx)
+			stopPoller = func() { pcancel(); <-pollerDone }
+			go func() {
+				defer close(pollerDone)
+				tick := time.NewTicker(logPollEvery)
+				defer tick.Stop()
+				for {
+					select {
+					case <-pctx.Done():
+						return
+					case <-tick.C:
+					}
+					if err := sendOutput(); err != nil {
+						logger.WarnContext(ctx, "job stream: read output", "job_id", id, "error", err)
+						cancel()
+						return
+					}
+				}
+			}()
+		}
+		defer stopPoller()
+
+		var lastProgress time.Time
+		err = js.Watch(ctx, id, func(job *jobs.Job) error {
+			if job.Terminal() && events.output {
+				// The job's output is all stored once it is terminal: send
+				// the rest before the terminal status.
+				stopPoller() // safe to call twice
+				if err := sendOutput(); err != nil {
+					return err
+				}
+			}
+			if events.progress && job.Progress != nil && !job.Progress.UpdatedAt.Equal(lastProgress) {
+				lastProgress = job.Progress.UpdatedAt
+				if err := sse.event("progress", currentOffset(), job.Progress); err != nil {
+					return err
+				}
+			}
+			if events.status {
+				return sse.event("", currentOffset(), job)
 			}
 			return nil
 		})
-		if err != nil && !started {
+		if err != nil && !sse.hasStarted() {
 			writeError(w, r, logger, jobsError(err, id))
 			return
 		}

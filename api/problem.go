@@ -72,7 +72,12 @@ func unavailable(format string, args ...any) *problem {
 func validationFailed(errs []fieldError) *problem {
 	parts := make([]string, len(errs))
 	for i, e := range errs {
-		parts[i] = e.Loc[len(e.Loc)-1] + ": " + e.Msg
+		// Name nested fields by their path: retry_policy.max_attempts.
+		name := e.Loc[len(e.Loc)-1]
+		if len(e.Loc) > 2 {
+			name = strings.Join(e.Loc[1:], ".")
+		}
+		parts[i] = name + ": " + e.Msg
 	}
 	p := newProblem(http.StatusUnprocessableEntity, typeValidationFailed, strings.Join(parts, "; "))
 	p.Title = "Validation Failed"

@@ -10,17 +10,20 @@ import (
 )
 
 // routes is the whole API in one place.
-func routes(cfg Config, checks []HealthCheck) http.Handler {
+func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	bdb, js, log := cfg.DB, cfg.Jobs, cfg.Logger
 	r := mux.NewRouter()
 
 	r.Handle("/health", handleHealth(checks, log)).Methods(http.MethodGet)
+	r.Handle("/metrics", handleMetrics(cfg.Gatherer)).Methods(http.MethodGet)
+	r.Handle("/openapi.json", handleOpenAPI()).Methods(http.MethodGet)
+	r.Handle("/docs", handleDocs()).Methods(http.MethodGet)
 
 	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
 	// method mismatch with 404 instead of 405.
 	createTask := handleTaskCreate(bdb, cfg.ShellDisabled, log)
-	replaceTask := handleTaskReplace(bdb, cfg.ShellDisabled, log)
-	deleteTask := handleTaskDelete(bdb, log)
+	replaceTask := handleTaskReplace(bdb, js, cfg.ShellDisabled, log)
+	deleteTask := handleTaskDelete(bdb, js, log)
 	if cfg.TasksReadOnly {
 		createTask = readOnlyTasks("GET", log)
 		replaceTask = readOnlyTasks("GET", log)
@@ -32,14 +35,21 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 	r.Handle("/api/v1/tasks/{id}", replaceTask).Methods(http.MethodPut)
 	r.Handle("/api/v1/tasks/{id}", deleteTask).Methods(http.MethodDelete)
 
-	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, cfg.Metrics, log))).Methods(http.MethodPost)
+
+	r.Handle("/api/v1/tasks/{id}/$schedule", needJobs(js, log, handleScheduleCreate(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$schedules", needJobs(js, log, handleTaskSchedules(bdb, js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleGet(js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleSchedulePatch(bdb, js, log))).Methods(http.MethodPatch)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleDelete(js, log))).Methods(http.MethodDelete)
 
 	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/$cancel", needJobs(js, log, handleJobCancelMany(js, log))).Methods(http.MethodPost)
-	r.Handle("/api/v1/jobs/{id}/$rerun", needJobs(js, log, handleJobRerun(js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/jobs/{id}/$rerun", needJobs(js, log, handleJobRerun(js, cfg.ShellDisabled, cfg.Metrics, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobDelete(js, log))).Methods(http.MethodDelete)
-	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, handleJobStream(js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, handleJobStream(bdb, js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/{id}/$logs", needJobs(js, log, handleJobLogs(bdb, js, log))).Methods(http.MethodGet)
 
 	r.Handle("/api/v1/artifacts", handleArtifactList(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/artifacts/{id}", handleArtifactGet(bdb, log)).Methods(http.MethodGet)
@@ -55,7 +65,7 @@ func routes(cfg Config, checks []HealthCheck) http.Handler {
 		writeError(w, req, log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
 			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))
 	})
-	return recoverPanics(requireAPIKey(cfg.APIKeys, log, r), log)
+	return r
 }
 
 // needJobs is h when job execution is configured and otherwise answers 503,
@@ -78,7 +88,7 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
 				w.Header().Set("Content-Type", "application/problem+json")
 				encodeStatus(w, http.StatusInternalServerError, problem{
 					Type: typeInternal, Title: "Internal Server Error", Status: 500,

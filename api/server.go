@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -21,7 +23,8 @@ type Config struct {
 	Registry *registry.Registry
 	// HealthChecks run on GET /health next to the database check.
 	HealthChecks []HealthCheck
-	// Logger receives request failures; nil discards them.
+	// Logger receives one line per request and request failures, each
+	// with its request_id; nil discards them.
 	Logger *slog.Logger
 	// APIKeys, when not empty, are the keys accepted in X-API-Key; every
 	// endpoint but /health then requires one.
@@ -31,6 +34,10 @@ type Config struct {
 	TasksReadOnly bool
 	// ShellDisabled refuses to create or execute shell tasks.
 	ShellDisabled bool
+	// Metrics records requests and submitted jobs; nil records none.
+	Metrics *metrics.Metrics
+	// Gatherer is served on GET /metrics; nil serves an empty registry.
+	Gatherer prometheus.Gatherer
 }
 
 // NewServer returns the chaptask HTTP API as one handler.
@@ -38,9 +45,17 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = slog.New(LogHandler(cfg.Logger.Handler()))
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.NewRegistry()
+	}
 	checks := append([]HealthCheck{{
 		Name:  "database",
 		Check: func(ctx context.Context) error { return cfg.DB.PingContext(ctx) },
 	}}, cfg.HealthChecks...)
-	return routes(cfg, checks)
+	r := routes(cfg, checks)
+	r.Use(recordRoute)
+	// Keys are checked before routing, so an unauthenticated client learns
+	// nothing about which paths exist.
+	return observe(recoverPanics(requireAPIKey(cfg.APIKeys, cfg.Logger, r), cfg.Logger), cfg.Metrics, cfg.Logger)
 }

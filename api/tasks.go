@@ -14,6 +14,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/workflows"
 )
 
 // Task types a task may declare. "python" is chapkit's name for a registered
@@ -28,49 +30,63 @@ const (
 // every consumer downstream are happier with sane documents.
 const maxParameterDepth = 64
 
+// taskJSON is a task on the wire. timeout_seconds and retry_policy go
+// beyond chapkit's task; they are always present (null when unset), which
+// chapkit's clients ignore.
 type taskJSON struct {
-	ID         string          `json:"id"`
-	Command    string          `json:"command"`
-	TaskType   string          `json:"task_type"`
-	Parameters json.RawMessage `json:"parameters"`
-	Enabled    bool            `json:"enabled"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	ID             string          `json:"id"`
+	Command        string          `json:"command"`
+	TaskType       string          `json:"task_type"`
+	Parameters     json.RawMessage `json:"parameters"`
+	Enabled        bool            `json:"enabled"`
+	TimeoutSeconds *int64          `json:"timeout_seconds"`
+	RetryPolicy    json.RawMessage `json:"retry_policy"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
 func newTaskJSON(t *db.Task) taskJSON {
-	params := json.RawMessage("null")
-	if t.Parameters != nil {
-		params = json.RawMessage(t.Parameters)
-	}
 	return taskJSON{
-		ID:         t.ID,
-		Command:    t.Command,
-		TaskType:   t.TaskType,
-		Parameters: params,
-		Enabled:    t.Enabled,
-		CreatedAt:  t.CreatedAt.UTC(),
-		UpdatedAt:  t.UpdatedAt.UTC(),
+		ID:             t.ID,
+		Command:        t.Command,
+		TaskType:       t.TaskType,
+		Parameters:     rawOrNull(t.Parameters),
+		Enabled:        t.Enabled,
+		TimeoutSeconds: t.TimeoutSeconds,
+		RetryPolicy:    retryPolicyJSON(t.RetryPolicy),
+		CreatedAt:      t.CreatedAt.UTC(),
+		UpdatedAt:      t.UpdatedAt.UTC(),
 	}
+}
+
+func rawOrNull(j db.JSON) json.RawMessage {
+	if j == nil {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(j)
 }
 
 // taskInput is a validated create or full-replace request.
 type taskInput struct {
-	Command    string
-	TaskType   string
-	Parameters db.JSON
-	Enabled    bool
+	Command        string
+	TaskType       string
+	Parameters     db.JSON
+	Enabled        bool
+	TimeoutSeconds *int64
+	RetryPolicy    db.JSON
 }
 
 // task is the row in holds, updated now.
 func (in taskInput) task(id string) *db.Task {
 	return &db.Task{
-		ID:         id,
-		Command:    in.Command,
-		TaskType:   in.TaskType,
-		Parameters: in.Parameters,
-		Enabled:    in.Enabled,
-		UpdatedAt:  db.Now(),
+		ID:             id,
+		Command:        in.Command,
+		TaskType:       in.TaskType,
+		Parameters:     in.Parameters,
+		Enabled:        in.Enabled,
+		TimeoutSeconds: in.TimeoutSeconds,
+		RetryPolicy:    in.RetryPolicy,
+		UpdatedAt:      db.Now(),
 	}
 }
 
@@ -121,6 +137,20 @@ func decodeTaskInput(body []byte) (taskInput, error) {
 		if err := json.Unmarshal(raw, &in.Enabled); err != nil {
 			bad("enabled", "must be a boolean", "type_error.bool")
 		}
+	}
+
+	if raw, ok := members["timeout_seconds"]; ok && !isNull(raw) {
+		if n, msg := decodeInt(raw, 1, workflows.MaxTimeoutSeconds); msg != "" {
+			bad("timeout_seconds", msg, "value_error.number")
+		} else {
+			in.TimeoutSeconds = &n
+		}
+	}
+
+	if raw, ok := members["retry_policy"]; ok && !isNull(raw) {
+		policy, policyErrs := decodeRetryPolicy(raw)
+		errs = append(errs, policyErrs...)
+		in.RetryPolicy = policy
 	}
 
 	if len(errs) > 0 {
@@ -271,14 +301,9 @@ func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
 	})
 }
 
-func handleTaskReplace(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleTaskReplace(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathULID(r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		body, err := readBody(w, r)
+		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -296,11 +321,12 @@ func handleTaskReplace(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) htt
 			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
 			return
 		}
+		syncSchedules(r, js, logger, func() error { return js.SyncTaskSchedules(r.Context(), t) })
 		encode(w, http.StatusOK, newTaskJSON(t))
 	})
 }
 
-func handleTaskDelete(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleTaskDelete(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -311,6 +337,7 @@ func handleTaskDelete(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
 			return
 		}
+		syncSchedules(r, js, logger, func() error { return js.DeleteTaskSchedules(r.Context(), id) })
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

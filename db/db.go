@@ -116,9 +116,9 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 	if err := migrations.Discover(migrationFiles); err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
-	data := map[string]string{"JSONType": "TEXT", "TimeType": "TIMESTAMP"}
+	data := map[string]string{"JSONType": "TEXT", "TimeType": "TIMESTAMP", "Postgres": ""}
 	if IsPostgres(db) {
-		data = map[string]string{"JSONType": "JSONB", "TimeType": "TIMESTAMPTZ"}
+		data = map[string]string{"JSONType": "JSONB", "TimeType": "TIMESTAMPTZ", "Postgres": "true"}
 	}
 	migrator := migrate.NewMigrator(db, migrations,
 		migrate.WithTableName("chaptask_migrations"),

@@ -16,13 +16,13 @@ func TestPersistJobArtifactIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		jobID, taskID := db.NewID(), db.NewID()
-		first, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)})
-		if err != nil {
-			t.Fatal(err)
+		first, created, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)})
+		if err != nil || !created {
+			t.Fatalf("first persist: created %v, %v", created, err)
 		}
-		again, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"b"}`)})
-		if err != nil || again != first {
-			t.Fatalf("retry gave %q, %v; want the first artifact %q", again, err, first)
+		again, created, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"b"}`)})
+		if err != nil || again != first || created {
+			t.Fatalf("retry gave %q (created %v), %v; want the first artifact %q", again, created, err, first)
 		}
 		n, err := db.CountArtifacts(ctx, bdb, db.ArtifactFilter{TaskID: taskID})
 		if err != nil || n != 1 {
@@ -39,7 +39,7 @@ func TestPersistStagedOutput(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
 		jobID, taskID := db.NewID(), db.NewID()
-		if _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); !errors.Is(err, db.ErrNotFound) {
+		if _, _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); !errors.Is(err, db.ErrNotFound) {
 			t.Fatalf("nothing staged: err = %v", err)
 		}
 		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":1}`)); err != nil {
@@ -49,7 +49,7 @@ func TestPersistStagedOutput(t *testing.T) {
 		if err := db.StageJobOutput(ctx, bdb, jobID, db.JSON(`{"attempt":2}`)); err != nil {
 			t.Fatal(err)
 		}
-		id, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()})
+		id, _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,8 +58,8 @@ func TestPersistStagedOutput(t *testing.T) {
 			t.Fatalf("artifact %s, %v", a.Data, err)
 		}
 		// The staged copy is gone, and persisting again is still idempotent.
-		if again, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); err != nil || again != id {
-			t.Errorf("second persist = %q, %v", again, err)
+		if again, created, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, TaskID: taskID, StartedAt: time.Now()}); err != nil || again != id || created {
+			t.Errorf("second persist = %q (created %v), %v", again, created, err)
 		}
 	})
 }
@@ -115,7 +115,7 @@ func TestPersistReusedJobID(t *testing.T) {
 		jobID, taskID := db.NewID(), db.NewID()
 		persist := func(runID, out string) string {
 			t.Helper()
-			id, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, RunID: runID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(out)})
+			id, _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, RunID: runID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(out)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,6 +135,38 @@ func TestPersistReusedJobID(t *testing.T) {
 		found, err := db.JobArtifacts(ctx, bdb, []string{jobID})
 		if err != nil || found[jobID].ID != second {
 			t.Errorf("JobArtifacts = %v, %v; want the newest, %s", found, err, second)
+		}
+	})
+}
+
+// TestScheduledJobIDs stores the artifact of a job a schedule started, whose
+// id is longer than a ULID, staged and inline.
+func TestScheduledJobIDs(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		taskID := db.NewID()
+		staged := db.NewID() + "-2026-01-02T03:04:05Z"
+		if err := db.StageJobOutput(ctx, bdb, staged, db.JSON(`{"big":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		inline := db.NewID() + "-2026-01-02T03:04:06Z"
+		for _, e := range []db.Execution{
+			{JobID: staged, TaskID: taskID, StartedAt: time.Now()},
+			{JobID: inline, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(`{"stdout":"a"}`)},
+		} {
+			if _, _, err := db.PersistJobArtifact(ctx, bdb, e); err != nil {
+				t.Fatalf("persist %s: %v", e.JobID, err)
+			}
+		}
+		found, err := db.JobArtifacts(ctx, bdb, []string{staged, inline})
+		if err != nil || len(found) != 2 {
+			t.Errorf("JobArtifacts = %v, %v", found, err)
+		}
+		if err := db.AppendJobLog(ctx, bdb, []db.LogChunk{{JobID: inline, Stream: "stdout", Data: "a", CreatedAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		if chunks, err := db.JobLog(ctx, bdb, inline, 0, 1024); err != nil || len(chunks) != 1 {
+			t.Errorf("JobLog = %v, %v", chunks, err)
 		}
 	})
 }

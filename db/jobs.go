@@ -49,12 +49,12 @@ type Execution struct {
 }
 
 // PersistJobArtifact stores the execution artifact of a job exactly once and
-// returns its id. Calling it again for the same job returns the artifact
-// stored the first time.
-func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (string, error) {
+// returns its id, and whether this call stored it. Calling it again for the
+// same job returns the artifact stored the first time.
+func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (id string, created bool, err error) {
 	jobID, taskID, data := e.JobID, e.TaskID, e.Data
 	var artifactID string
-	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		// Artifacts stored before run ids were recorded have none; their
 		// job ids were never reused, so they still belong to this run.
 		var found []string
@@ -88,14 +88,14 @@ func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (string, e
 		if _, err := tx.NewDelete().Model((*jobOutput)(nil)).Where("job_id = ?", jobID).Exec(ctx); err != nil {
 			return err
 		}
-		artifactID = a.ID
+		artifactID, created = a.ID, true
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
-		return "", fmt.Errorf("persist artifact of job %s: no staged output: %w", jobID, ErrNotFound)
+		return "", false, fmt.Errorf("persist artifact of job %s: no staged output: %w", jobID, ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("persist artifact of job %s: %w", jobID, err)
+		return "", false, fmt.Errorf("persist artifact of job %s: %w", jobID, err)
 	}
-	return artifactID, nil
+	return artifactID, created, nil
 }

@@ -62,13 +62,18 @@ func (j *JSON) UnmarshalJSON(b []byte) error {
 type Task struct {
 	bun.BaseModel `bun:"table:tasks"`
 
-	ID         string    `bun:"id,pk"`
-	Command    string    `bun:"command,notnull"`
-	TaskType   string    `bun:"task_type,notnull"`
-	Parameters JSON      `bun:"parameters"`
-	Enabled    bool      `bun:"enabled,notnull"`
-	CreatedAt  time.Time `bun:"created_at,notnull"`
-	UpdatedAt  time.Time `bun:"updated_at,notnull"`
+	ID         string `bun:"id,pk"`
+	Command    string `bun:"command,notnull"`
+	TaskType   string `bun:"task_type,notnull"`
+	Parameters JSON   `bun:"parameters"`
+	Enabled    bool   `bun:"enabled,notnull"`
+	// TimeoutSeconds bounds one run of the task; nil means no limit.
+	TimeoutSeconds *int64 `bun:"timeout_seconds"`
+	// RetryPolicy is the task's retry policy for infrastructure failures
+	// as the API validated it; nil means the defaults.
+	RetryPolicy JSON      `bun:"retry_policy"`
+	CreatedAt   time.Time `bun:"created_at,notnull"`
+	UpdatedAt   time.Time `bun:"updated_at,notnull"`
 }
 
 // Artifact is an immutable result record. JobID, TaskID and StartedAt are

@@ -69,7 +69,7 @@ func CountTasks(ctx context.Context, idb bun.IDB, f TaskFilter) (int, error) {
 // ErrNotFound when no such task exists.
 func ReplaceTask(ctx context.Context, idb bun.IDB, t *Task) error {
 	err := idb.NewUpdate().Model(t).
-		Column("command", "task_type", "parameters", "enabled", "updated_at").
+		Column("command", "task_type", "parameters", "enabled", "timeout_seconds", "retry_policy", "updated_at").
 		WherePK().
 		Returning("*").
 		Scan(ctx)

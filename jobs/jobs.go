@@ -50,8 +50,11 @@ var (
 
 // Job is one execution of a task as the API shows it.
 type Job struct {
-	ID             string     `json:"id"`
-	TaskID         string     `json:"task_id"`
+	ID     string `json:"id"`
+	TaskID string `json:"task_id"`
+	// ScheduleID names the schedule that started the job; nil for a job
+	// started by hand.
+	ScheduleID     *string    `json:"schedule_id"`
 	Status         string     `json:"status"`
 	ArtifactID     *string    `json:"artifact_id"`
 	SubmittedAt    time.Time  `json:"submitted_at"`
@@ -61,8 +64,17 @@ type Job struct {
 	ErrorTraceback *string    `json:"error_traceback"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// Progress is the last report of a running function; null otherwise.
+	Progress *Progress `json:"progress"`
 	// RerunOf is the job this one repeats, for jobs started by Rerun.
 	RerunOf *string `json:"rerun_of,omitempty"`
+}
+
+// Progress is what a running function last reported about itself.
+type Progress struct {
+	Percent   float64   `json:"percent"`
+	Message   string    `json:"message"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Terminal reports whether the job will not change any more.
@@ -222,6 +234,7 @@ func refineLive(job *Job, desc *workflowservice.DescribeWorkflowExecutionRespons
 				job.StartedAt = &started
 				job.UpdatedAt = started
 			}
+			job.Progress = progressFrom(pa.GetHeartbeatDetails())
 		}
 		return
 	}
@@ -247,7 +260,7 @@ func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
-			s.logger.WarnContext(ctx, "read job history", "job_id", job.ID, "error", err)
+			s.logger.WarnContext(ctx, "read job history", "job_id", job.ID, "task_id", job.TaskID, "error", err)
 			return
 		}
 		if ev.GetActivityTaskStartedEventAttributes() != nil && job.StartedAt == nil {
@@ -309,6 +322,10 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return s.wrap(err, "delete job %s", id)
 	}
+	if err := db.DeleteJobLog(ctx, s.db, id); err != nil {
+		// The job is gone either way; a stray log only costs space.
+		s.logger.WarnContext(ctx, "delete job log", "job_id", id, "error", err)
+	}
 	// Deletion is asynchronous in Temporal; wait so that a read right after
 	// a 204 answers 404.
 	waitCtx, cancel := context.WithTimeout(ctx, deleteWait)
@@ -327,7 +344,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	})
 	if err != nil && ctx.Err() == nil {
 		// Temporal accepted the deletion; it completes on the server's pace.
-		s.logger.InfoContext(ctx, "job deletion still in progress", "job_id", id)
+		s.logger.InfoContext(ctx, "job deletion still in progress", "job_id", id, "task_id", job.TaskID)
 		return nil
 	}
 	return err
@@ -377,16 +394,18 @@ func truncateRunes(s string, n int) string {
 }
 
 // complete fills in what visibility does not hold for closed jobs: the
-// artifact and run start of completed jobs (one query for all of them), and
-// the run start and failure of failed and canceled jobs (from history).
+// artifact and run start of completed jobs and of failed ones that left an
+// artifact (a timed-out run's partial output), in one query for all of
+// them, and the run start and failure of failed and canceled jobs (from
+// history).
 func (s *Service) complete(ctx context.Context, jobs []*Job) error {
-	var completed []string
+	var withArtifacts []string
 	for _, j := range jobs {
-		if j.Status == StatusCompleted {
-			completed = append(completed, j.ID)
+		if j.Status == StatusCompleted || j.Status == StatusFailed {
+			withArtifacts = append(withArtifacts, j.ID)
 		}
 	}
-	found, err := db.JobArtifacts(ctx, s.db, completed)
+	found, err := db.JobArtifacts(ctx, s.db, withArtifacts)
 	if err != nil {
 		return fmt.Errorf("read job artifacts: %w", err)
 	}

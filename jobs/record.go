@@ -31,6 +31,9 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 			job.RerunOf = &of
 		}
 	}
+	if sid := scheduleIDOf(info.GetSearchAttributes()); sid != "" {
+		job.ScheduleID = &sid
+	}
 	if ct := info.GetCloseTime(); ct != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		closed := micro(ct.AsTime())
 		job.FinishedAt = &closed
@@ -93,4 +96,21 @@ func failureTrace(f *failurepb.Failure) string {
 // stores, so a job's times read the same from every source.
 func micro(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
+}
+
+// progressFrom reads the progress report a run step's heartbeat carries;
+// heartbeats without one (shell commands, silent functions) give nil.
+func progressFrom(details *commonpb.Payloads) *Progress {
+	if len(details.GetPayloads()) == 0 {
+		return nil
+	}
+	var u struct {
+		Percent float64   `json:"percent"`
+		Message string    `json:"message"`
+		At      time.Time `json:"at"`
+	}
+	if converter.GetDefaultDataConverter().FromPayload(details.GetPayloads()[0], &u) != nil {
+		return nil
+	}
+	return &Progress{Percent: u.Percent, Message: u.Message, UpdatedAt: micro(u.At)}
 }

@@ -18,21 +18,26 @@ const (
 	closeWaitSlice = time.Second
 )
 
-// Watch calls emit with the job's record now and after every status change,
+// Watch calls emit with the job's record now and after every status change
+// or progress report (seen within a slice of closeWaitSlice),
 // until it has emitted a terminal record, ctx ends, or emit fails.
 func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) error {
-	last := ""
+	last, lastProgress := "", Progress{}
 	pendingPoll := pendingPollMin
 	for {
 		job, err := s.Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if job.Status != last {
+		progress := Progress{}
+		if job.Progress != nil {
+			progress = *job.Progress
+		}
+		if job.Status != last || !progress.UpdatedAt.Equal(lastProgress.UpdatedAt) {
 			if err := emit(job); err != nil {
 				return err
 			}
-			last = job.Status
+			last, lastProgress = job.Status, progress
 		}
 		if job.Terminal() {
 			return nil

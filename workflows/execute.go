@@ -3,19 +3,29 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
 // Step policies. The run step heartbeats; a worker that dies mid-run is
-// noticed after runHeartbeatTimeout and the step is retried elsewhere.
+// noticed after runHeartbeatTimeout and the step is retried elsewhere, as
+// the task's retry policy allows.
 const (
 	runHeartbeatTimeout = 10 * time.Second
 	runStartToClose     = 24 * time.Hour
-	runMaxAttempts      = 5
-	localStepTimeout    = 30 * time.Second
+	// runTimeoutMargin is how long past a task's own timeout Temporal lets
+	// a run attempt go on: the activity enforces the timeout itself (so the
+	// partial output survives) and needs time to kill the command and
+	// report. Temporal's limit only catches a worker that failed to.
+	runTimeoutMargin = 10 * time.Minute
+	localStepTimeout = 30 * time.Second
+	// maxRetryInterval bounds retry intervals read from a snapshot, so no
+	// stored value can overflow a time.Duration.
+	maxRetryInterval = 24 * time.Hour
 )
 
 // ExecuteTask is the job workflow: snapshot the task, run it, persist the
@@ -33,44 +43,104 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 			NonRetryableErrorTypes: []string{ErrTypeTaskNotFound, ErrTypeOutputNotFound},
 		},
 	})
+	info := workflow.GetInfo(ctx)
+	jobID := info.WorkflowExecution.ID
+	// The workflow logger is replay-aware: each line is written once.
+	logger := log.With(workflow.GetLogger(ctx), "job_id", jobID, "task_id", in.TaskID)
+
 	// A rerun brings the snapshot of the job it repeats. Only new inputs
 	// carry one, so recorded histories replay the snapshot step unchanged.
 	var task TaskSnapshot
 	if in.Snapshot != nil {
 		task = *in.Snapshot
 	} else if err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput{TaskID: in.TaskID}).Get(lctx, &task); err != nil {
-		return fail(err, "snapshot task %s", in.TaskID)
+		return fail(logger, err, "snapshot task %s", in.TaskID)
+	}
+	// A schedule may fire after its task was disabled (the API pauses the
+	// task's schedules, but a schedule created at the same moment, or a
+	// task disabled by other means, can slip through). Manual runs never
+	// reach here with a disabled task, and recorded histories have no
+	// schedule id, so this branch adds no command to replay.
+	if in.ScheduleID != "" && !task.Enabled {
+		return ExecuteResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("task %s is disabled: schedule %s did not run it", task.ID, in.ScheduleID), ErrTypeTaskDisabled, nil)
 	}
 
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: runStartToClose,
-		HeartbeatTimeout:    runHeartbeatTimeout,
-		// The job is reported canceled only once the command is dead.
-		WaitForCancellation: true,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        runMaxAttempts,
-			NonRetryableErrorTypes: []string{ErrTypeBadTask},
-		},
-	})
-	jobID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	// The options come from the snapshot, a recorded local activity result,
+	// so replay sees the same ones. Replay matches only an activity's id and
+	// type, so histories recorded with the fixed options still replay.
+	actx := workflow.WithActivityOptions(ctx, runOptions(task))
 	var out RunOutput
-	err := workflow.ExecuteActivity(actx, RunTaskActivity, RunInput{JobID: jobID, Task: task}).Get(actx, &out)
+	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime}
+	err := workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
 	if err != nil {
-		return fail(err, "run task %s", task.ID)
+		return fail(logger, err, "run task %s", task.ID)
 	}
 
 	// A cancel that arrives now is too late to stop anything: keep the work.
 	pctx, _ := workflow.NewDisconnectedContext(lctx)
 	var saved PersistOutput
-	err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, Output: out}).Get(pctx, &saved)
+	err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out}).Get(pctx, &saved)
 	if err != nil {
-		return fail(err, "persist artifact")
+		return fail(logger, err, "persist artifact")
+	}
+	if out.TimedOut {
+		// The artifact keeps the partial output; the job itself failed.
+		msg := fmt.Sprintf("run task %s: %s (partial output in artifact %s)", task.ID, task.TimeoutMessage(), saved.ArtifactID)
+		cause := temporal.NewNonRetryableApplicationError(task.TimeoutMessage(), ErrTypeTimeout, nil)
+		return ExecuteResult{}, temporal.NewNonRetryableApplicationError(msg, jobFailedType, cause)
 	}
 
 	return ExecuteResult{ArtifactID: saved.ArtifactID, StartedAt: out.StartedAt, FinishedAt: out.FinishedAt}, nil
+}
+
+// runOptions are the run step's activity options for task.
+func runOptions(task TaskSnapshot) workflow.ActivityOptions {
+	startToClose := runStartToClose
+	if limit := task.Timeout() + runTimeoutMargin; task.Timeout() > 0 && limit > startToClose {
+		startToClose = limit
+	}
+	policy := DefaultRetryPolicy()
+	if task.RetryPolicy != nil {
+		policy = *task.RetryPolicy
+	}
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: startToClose,
+		HeartbeatTimeout:    runHeartbeatTimeout,
+		// The job is reported canceled only once the command is dead, and
+		// a cancel never starts another attempt.
+		WaitForCancellation: true,
+		RetryPolicy:         temporalRetryPolicy(policy),
+	}
+}
+
+// temporalRetryPolicy converts a task's retry policy. The API validates
+// policies; the clamps here keep a row edited behind its back from turning
+// into something Temporal rejects or reads as "retry forever" (0 attempts).
+func temporalRetryPolicy(p RetryPolicy) *temporal.RetryPolicy {
+	def := DefaultRetryPolicy()
+	initial := seconds(p.InitialIntervalSeconds)
+	if initial <= 0 {
+		initial = seconds(def.InitialIntervalSeconds)
+	}
+	return &temporal.RetryPolicy{
+		InitialInterval:        initial,
+		BackoffCoefficient:     max(p.BackoffCoefficient, 1),
+		MaximumInterval:        max(seconds(p.MaximumIntervalSeconds), initial),
+		MaximumAttempts:        int32(min(max(p.MaxAttempts, 1), math.MaxInt32)),
+		NonRetryableErrorTypes: []string{ErrTypeBadTask},
+	}
+}
+
+// seconds converts a number of seconds, within [0, maxRetryInterval].
+func seconds(s float64) time.Duration {
+	switch {
+	case !(s > 0):
+		return 0
+	case s >= maxRetryInterval.Seconds():
+		return maxRetryInterval
+	}
+	return time.Duration(s * float64(time.Second))
 }
 
 // fail ends the job. Cancellation passes through untouched so the execution
@@ -80,11 +150,13 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 // The workflow records nothing else (no memo or search attribute updates):
 // every such update is one more visibility write, the most expensive thing
 // an embedded server does per job.
-func fail(err error, format string, args ...any) (ExecuteResult, error) {
+func fail(logger log.Logger, err error, format string, args ...any) (ExecuteResult, error) {
 	if temporal.IsCanceledError(err) {
+		logger.Info("job canceled")
 		return ExecuteResult{}, err
 	}
 	msg := fmt.Sprintf(format, args...) + ": " + failureMessage(err)
+	logger.Warn("job failed", "error", msg)
 	return ExecuteResult{}, temporal.NewNonRetryableApplicationError(msg, jobFailedType, err)
 }
 

@@ -3,13 +3,16 @@ package workflows
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -98,8 +101,8 @@ func TestExecuteTaskRunRetriesThenFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "worker lost its disk") {
 		t.Fatalf("error = %v", err)
 	}
-	if attempts != runMaxAttempts {
-		t.Errorf("run attempted %d times, want %d", attempts, runMaxAttempts)
+	if attempts != DefaultRetryPolicy().MaxAttempts {
+		t.Errorf("run attempted %d times, want %d", attempts, DefaultRetryPolicy().MaxAttempts)
 	}
 }
 
@@ -120,7 +123,9 @@ func TestExecuteTaskBadTaskIsNotRetried(t *testing.T) {
 func TestExecuteTaskCanceledWhileRunning(t *testing.T) {
 	s := okSteps()
 	persisted := false
+	attempts := 0
 	s.run = func(ctx context.Context, _ RunInput) (RunOutput, error) {
+		attempts++
 		for {
 			select {
 			case <-ctx.Done():
@@ -140,6 +145,175 @@ func TestExecuteTaskCanceledWhileRunning(t *testing.T) {
 	}
 	if persisted {
 		t.Error("a canceled job persisted an artifact")
+	}
+	if attempts != 1 {
+		t.Errorf("a canceled run was attempted %d times", attempts)
+	}
+}
+
+// recordRunOptions is a workflow interceptor that keeps the activity
+// options the run step is scheduled with.
+type recordRunOptions struct {
+	interceptor.WorkerInterceptorBase
+	got *workflow.ActivityOptions
+}
+
+func (r *recordRunOptions) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &recordRunInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, got: r.got}
+}
+
+type recordRunInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	got *workflow.ActivityOptions
+}
+
+func (r *recordRunInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return r.Next.Init(&recordRunOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, got: r.got})
+}
+
+type recordRunOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	got *workflow.ActivityOptions
+}
+
+func (r *recordRunOutbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
+	if activityType == RunTaskActivity {
+		*r.got = workflow.GetActivityOptions(ctx)
+	}
+	return r.Next.ExecuteActivity(ctx, activityType, args...)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestRunStepOptionsFollowTheTask checks the options the workflow really
+// schedules the run step with, for tasks with and without limits.
+func TestRunStepOptionsFollowTheTask(t *testing.T) {
+	cases := []struct {
+		name             string
+		timeout          *int64
+		policy           *RetryPolicy
+		wantPolicy       temporal.RetryPolicy
+		wantStartToClose time.Duration
+	}{
+		{"no limits: today's policy", nil, nil,
+			temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 5}, 24 * time.Hour},
+		{"the task's policy", ptr[int64](60), &RetryPolicy{MaxAttempts: 1, InitialIntervalSeconds: 0.5, BackoffCoefficient: 1.5, MaximumIntervalSeconds: 4},
+			temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 4 * time.Second, MaximumAttempts: 1}, 24 * time.Hour},
+		{"a timeout beyond a day extends Temporal's limit", ptr[int64](MaxTimeoutSeconds), nil,
+			temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 5}, 7*24*time.Hour + runTimeoutMargin},
+		{"a corrupt stored policy is clamped, never retry-forever", nil, &RetryPolicy{MaxAttempts: 0, InitialIntervalSeconds: -1, BackoffCoefficient: 0, MaximumIntervalSeconds: 1e300},
+			temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumInterval: maxRetryInterval, MaximumAttempts: 1}, 24 * time.Hour},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := okSteps()
+			snap := task
+			snap.TimeoutSeconds, snap.RetryPolicy = tc.timeout, tc.policy
+			s.snapshot = func(SnapshotInput) (TaskSnapshot, error) { return snap, nil }
+			var got workflow.ActivityOptions
+			env := newEnv(t, s)
+			env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&recordRunOptions{got: &got}}})
+			env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID})
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatal(err)
+			}
+			want := tc.wantPolicy
+			want.NonRetryableErrorTypes = []string{ErrTypeBadTask}
+			if got.RetryPolicy == nil || !reflect.DeepEqual(*got.RetryPolicy, want) {
+				t.Errorf("retry policy %+v, want %+v", got.RetryPolicy, want)
+			}
+			if got.StartToCloseTimeout != tc.wantStartToClose || got.HeartbeatTimeout != runHeartbeatTimeout || !got.WaitForCancellation {
+				t.Errorf("options %+v", got)
+			}
+		})
+	}
+}
+
+func TestExecuteTaskRetriesAsTheTaskSays(t *testing.T) {
+	for _, attempts := range []int{1, 3} {
+		s := okSteps()
+		snap := task
+		snap.RetryPolicy = &RetryPolicy{MaxAttempts: attempts, InitialIntervalSeconds: 0.1, BackoffCoefficient: 1, MaximumIntervalSeconds: 0.1}
+		s.snapshot = func(SnapshotInput) (TaskSnapshot, error) { return snap, nil }
+		ran := 0
+		s.run = func(context.Context, RunInput) (RunOutput, error) {
+			ran++
+			return RunOutput{}, errors.New("worker lost its disk")
+		}
+		env := newEnv(t, s)
+		env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID})
+		if env.GetWorkflowError() == nil || ran != attempts {
+			t.Errorf("max_attempts %d: ran %d times, error %v", attempts, ran, env.GetWorkflowError())
+		}
+	}
+}
+
+func TestExecuteTaskTimedOutStoresOutputThenFails(t *testing.T) {
+	s := okSteps()
+	snap := task
+	snap.TimeoutSeconds = ptr[int64](1)
+	snap.RetryPolicy = &RetryPolicy{MaxAttempts: 5, InitialIntervalSeconds: 1, BackoffCoefficient: 2, MaximumIntervalSeconds: 30}
+	s.snapshot = func(SnapshotInput) (TaskSnapshot, error) { return snap, nil }
+	ran := 0
+	s.run = func(context.Context, RunInput) (RunOutput, error) {
+		ran++
+		return RunOutput{Data: []byte(`{"stdout":"started\n","timed_out":true}`), TimedOut: true}, nil
+	}
+	var persisted PersistInput
+	s.persist = func(in PersistInput) (PersistOutput, error) {
+		persisted = in
+		return PersistOutput{ArtifactID: "01PARTIAL"}, nil
+	}
+	env := newEnv(t, s)
+	env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID})
+	err := env.GetWorkflowError()
+	if err == nil || !strings.Contains(err.Error(), "run task 01TASK: timed out after 1s (partial output in artifact 01PARTIAL)") {
+		t.Fatalf("error = %v", err)
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != jobFailedType {
+		t.Errorf("error type: %v", err)
+	}
+	if cause := errors.Unwrap(appErr); !errors.As(cause, &appErr) || appErr.Type() != ErrTypeTimeout {
+		t.Errorf("cause = %v, want a %s error", cause, ErrTypeTimeout)
+	}
+	if ran != 1 {
+		t.Errorf("a timed-out run was attempted %d times", ran)
+	}
+	if !persisted.Output.TimedOut || string(persisted.Output.Data) != `{"stdout":"started\n","timed_out":true}` {
+		t.Errorf("persisted %+v", persisted)
+	}
+}
+
+func TestExecuteTaskScheduledRunSkipsDisabledTask(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		scheduleID string
+		wantRun    bool
+	}{
+		{"scheduled", "01SCHED", false},
+		{"manual", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := okSteps()
+			disabled := task
+			disabled.Enabled = false
+			s.snapshot = func(SnapshotInput) (TaskSnapshot, error) { return disabled, nil }
+			ran := false
+			s.run = func(context.Context, RunInput) (RunOutput, error) {
+				ran = true
+				return RunOutput{Data: []byte(`{}`)}, nil
+			}
+			env := newEnv(t, s)
+			env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID, ScheduleID: tc.scheduleID})
+			err := env.GetWorkflowError()
+			if ran != tc.wantRun {
+				t.Fatalf("ran = %v, want %v (error %v)", ran, tc.wantRun, err)
+			}
+			if !tc.wantRun && (err == nil || !strings.Contains(err.Error(), "task 01TASK is disabled: schedule 01SCHED did not run it")) {
+				t.Errorf("error = %v", err)
+			}
+		})
 	}
 }
 

@@ -33,11 +33,18 @@ const (
 	ErrTypeTaskNotFound   = "TaskNotFound"
 	ErrTypeBadTask        = "BadTask"
 	ErrTypeOutputNotFound = "OutputNotFound"
+	ErrTypeTaskDisabled   = "TaskDisabled"
+	// ErrTypeTimeout is the error type of a run stopped by the task's
+	// timeout_seconds, in the artifact's data.error and the job's failure.
+	ErrTypeTimeout = "Timeout"
 )
 
 // ExecuteInput starts a job.
 type ExecuteInput struct {
 	TaskID string `json:"task_id"`
+	// ScheduleID is set on the runs a schedule starts. Such a run does not
+	// run a task that is disabled by the time it starts.
+	ScheduleID string `json:"schedule_id,omitempty"`
 	// Snapshot, when set, is run instead of the task as it is now: a rerun
 	// repeats the exact task an earlier job ran.
 	Snapshot *TaskSnapshot `json:"snapshot,omitempty"`
@@ -63,8 +70,56 @@ type TaskSnapshot struct {
 	TaskType   string          `json:"task_type"`
 	Parameters json.RawMessage `json:"parameters"`
 	Enabled    bool            `json:"enabled"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	// TimeoutSeconds bounds one run attempt; nil means no limit. Snapshots
+	// recorded before timeouts existed decode as nil.
+	TimeoutSeconds *int64 `json:"timeout_seconds"`
+	// RetryPolicy governs retries of the run step after infrastructure
+	// failures; nil means DefaultRetryPolicy().
+	RetryPolicy *RetryPolicy `json:"retry_policy"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
+}
+
+// MaxTimeoutSeconds is the longest timeout a task may have: seven days.
+const MaxTimeoutSeconds = 7 * 24 * 60 * 60
+
+// Timeout is the task's run time limit, or 0 for none. A stored value past
+// MaxTimeoutSeconds counts as MaxTimeoutSeconds.
+func (t TaskSnapshot) Timeout() time.Duration {
+	if t.TimeoutSeconds == nil || *t.TimeoutSeconds <= 0 {
+		return 0
+	}
+	return time.Duration(min(*t.TimeoutSeconds, MaxTimeoutSeconds)) * time.Second
+}
+
+// TimeoutMessage says that the run was stopped by the task's timeout.
+func (t TaskSnapshot) TimeoutMessage() string {
+	return "timed out after " + t.Timeout().String()
+}
+
+// RetryPolicy is how often, and how far apart, the run step is retried
+// after an infrastructure failure (a dead worker, an activity error). A
+// command's own failure, a timeout and a cancellation are never retried.
+type RetryPolicy struct {
+	// MaxAttempts counts the first attempt: 1 means never retry.
+	MaxAttempts int `json:"max_attempts"`
+	// InitialIntervalSeconds is the wait before the first retry.
+	InitialIntervalSeconds float64 `json:"initial_interval_seconds"`
+	// BackoffCoefficient multiplies the wait after every retry.
+	BackoffCoefficient float64 `json:"backoff_coefficient"`
+	// MaximumIntervalSeconds caps the wait between retries.
+	MaximumIntervalSeconds float64 `json:"maximum_interval_seconds"`
+}
+
+// DefaultRetryPolicy returns the policy of tasks without one of their own:
+// the policy every job had before tasks could choose one.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{
+		MaxAttempts:            5,
+		InitialIntervalSeconds: 1,
+		BackoffCoefficient:     2,
+		MaximumIntervalSeconds: 30,
+	}
 }
 
 // IsFunction reports whether the task runs a registered function rather than
@@ -77,6 +132,9 @@ func (t TaskSnapshot) IsFunction() bool {
 type RunInput struct {
 	JobID string       `json:"job_id"`
 	Task  TaskSnapshot `json:"task"`
+	// SubmittedAt is when the job started (the workflow's start time), for
+	// measuring its queue wait; zero in jobs started by older versions.
+	SubmittedAt time.Time `json:"submitted_at,omitzero"`
 }
 
 // RunOutput is the run step's result. Small artifact data travels inline;
@@ -87,6 +145,9 @@ type RunOutput struct {
 	FinishedAt time.Time       `json:"finished_at"`
 	Data       json.RawMessage `json:"data,omitempty"`
 	Staged     bool            `json:"staged,omitempty"`
+	// TimedOut reports that the task's timeout stopped the run; Data holds
+	// what it produced until then, and the job fails once it is stored.
+	TimedOut bool `json:"timed_out,omitempty"`
 }
 
 // PersistInput is the persist step's input.
@@ -94,6 +155,9 @@ type PersistInput struct {
 	JobID  string    `json:"job_id"`
 	TaskID string    `json:"task_id"`
 	Output RunOutput `json:"output"`
+	// TaskType labels the job's metrics; empty in jobs started by older
+	// versions.
+	TaskType string `json:"task_type,omitempty"`
 }
 
 // PersistOutput names the stored artifact.

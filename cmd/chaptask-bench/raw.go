@@ -74,7 +74,7 @@ func (r *raw) job(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = db.PersistJobArtifact(ctx, r.db, db.Execution{JobID: db.NewID(), TaskID: task.ID, StartedAt: started, Data: data})
+	_, _, err = db.PersistJobArtifact(ctx, r.db, db.Execution{JobID: db.NewID(), TaskID: task.ID, StartedAt: started, Data: data})
 	if err != nil {
 		return "", err
 	}

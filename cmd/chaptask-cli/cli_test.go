@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"github.com/chaptask/chaptask"
 	"github.com/chaptask/chaptask/cli"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/servicetest"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -38,9 +38,26 @@ func TestCLI(t *testing.T) {
 	}
 }
 
+// TestCLIAPIKey: against a service that wants a key, the client sends
+// CHAPTASK_API_KEY and, without it, reports the 401 and exits 5.
+func TestCLIAPIKey(t *testing.T) {
+	s := startServiceEnv(t, "sqlite", map[string]string{"CHAPTASK_API_KEYS": "cli-key-4f1a"})
+	denied := s.cli(t, "tasks", "list")
+	if denied.code != 5 || !strings.Contains(denied.stderr, "Unauthorized") || denied.stdout != "" {
+		t.Fatalf("without a key: %v", denied)
+	}
+	s.apiKey = "cli-key-4f1a"
+	s.ok(t, "tasks", "list")
+	id := s.createTask(t, "--command", "echo keyed")
+	if r := s.cli(t, "tasks", "run", id, "--wait"); r.code != 0 || r.stdout != "keyed\n" {
+		t.Fatalf("run --wait with a key: %v", r)
+	}
+}
+
 // service is chaptask.Run serving HTTP on a free port.
 type service struct {
-	url string
+	url    string
+	apiKey string // CHAPTASK_API_KEY of the client, when set
 }
 
 type addParams struct {
@@ -73,15 +90,21 @@ func registerTestFunctions(reg *registry.Registry) error {
 
 func startService(t *testing.T, dialect string) *service {
 	t.Helper()
+	return startServiceEnv(t, dialect, nil)
+}
+
+// startServiceEnv starts the service with extra environment variables.
+func startServiceEnv(t *testing.T, dialect string, extra map[string]string) *service {
+	t.Helper()
 	env := map[string]string{"PATH": os.Getenv("PATH")}
+	for k, v := range extra {
+		env[k] = v
+	}
 	if dialect == "postgres" {
 		env["DATABASE_URL"] = dbtest.PostgresURL(t)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := chaptask.Run(ctx, chaptask.Options{
+	svc := servicetest.Start(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return chaptask.Run(ctx, chaptask.Options{
 			Args: []string{"chaptask",
 				"-http-addr", "127.0.0.1:0",
 				"-embedded-temporal-addr", "127.0.0.1:0",
@@ -90,40 +113,12 @@ func startService(t *testing.T, dialect string) *service {
 				"-log-level", "warn",
 			},
 			Getenv:   func(k string) string { return env[k] },
-			Stdout:   pw,
-			Stderr:   logWriter{t},
+			Stdout:   stdout,
+			Stderr:   stderr,
 			Register: registerTestFunctions,
 		})
-		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("service: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Errorf("service did not stop")
-		}
 	})
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "chaptask: serving HTTP on "); ok {
-			go io.Copy(io.Discard, pr) //nolint:errcheck // drain the rest
-			return &service{url: addr}
-		}
-	}
-	t.Fatalf("service did not start: %v", sc.Err())
-	return nil
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return &service{url: svc.URL}
 }
 
 // result is one run of the client.
@@ -146,8 +141,11 @@ func (s *service) cliIn(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string {
-		if k == "CHAPTASK_URL" {
+		switch k {
+		case "CHAPTASK_URL":
 			return s.url
+		case "CHAPTASK_API_KEY":
+			return s.apiKey
 		}
 		return ""
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/chaptask/chaptask/db/dbtest"
 	"github.com/chaptask/chaptask/embedded"
 	"github.com/chaptask/chaptask/jobs"
@@ -34,11 +36,15 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("stream", func(t *testing.T) { testStream(t, s) })
 			t.Run("cancel through the API", func(t *testing.T) { testCancelAPI(t, s) })
 			t.Run("cancel through Temporal", func(t *testing.T) { testCancelTemporal(t, s) })
+			t.Run("shell timeout", func(t *testing.T) { testTimeout(t, s) })
+			t.Run("function timeout", func(t *testing.T) { testFunctionTimeout(t, s) })
+			t.Run("default retry policy", func(t *testing.T) { testDefaultPolicy(t, s) })
 			t.Run("status filters and pages", func(t *testing.T) { testStatusFilters(t, s) })
 			t.Run("delete finished job", func(t *testing.T) { testDeleteFinished(t, s) })
 			t.Run("functions listing", func(t *testing.T) { testFunctionsListing(t, s) })
 			t.Run("large output", func(t *testing.T) { testLargeOutput(t, s) })
 			t.Run("wait for the result", func(t *testing.T) { testWait(t, s) })
+			t.Run("metrics", func(t *testing.T) { testMetrics(t, s) })
 		})
 	}
 }
@@ -283,38 +289,55 @@ func testStream(t *testing.T, s *service) {
 }
 
 // sleeperCommand runs two sleeps in the job's process group and records the
-// background one's pid in path.
+// group's id (the shell's pid) in path.
 func sleeperCommand(path string) string {
-	return "sleep 300 & echo $! > " + path + "; sleep 300"
+	return "echo $$ > " + path + "; sleep 300 & sleep 300"
 }
 
+// A canceled job leaves no process of its group alive 2 s after it ended,
+// was never retried, and left no artifact. The task allows retries, so a
+// retry would show.
 func testCancelAPI(t *testing.T, s *service) {
 	path, readPID := pidFile(t)
-	jobID := s.execute(t, s.createTask(t, map[string]any{"command": sleeperCommand(path)}))
+	taskID := s.createTask(t, map[string]any{"command": sleeperCommand(path), "retry_policy": map[string]any{"max_attempts": 3}})
+	jobID := s.execute(t, taskID)
 	s.waitStatus(t, jobID, "running")
-	pid := readPID()
+	pgid := readPID()
 	s.want(t, s.do(t, "DELETE", "/api/v1/jobs/"+jobID, nil), 204)
 	j := s.waitStatus(t, jobID, "canceled", "completed", "failed")
+	waitGroupGone(t, pgid, 2*time.Second)
 	if j.Status != "canceled" || j.ArtifactID != nil {
 		t.Fatalf("after cancel: %+v", j)
 	}
-	waitProcessGone(t, pid, 2*time.Second)
+	step := s.runHistory(t, jobID)
+	step.ranOnce(t)
+	if step.closedBy != enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED {
+		t.Errorf("run step closed by %v, want canceled", step.closedBy)
+	}
+	s.noArtifacts(t, taskID)
 }
 
 func testCancelTemporal(t *testing.T, s *service) {
 	path, readPID := pidFile(t)
-	jobID := s.execute(t, s.createTask(t, map[string]any{"command": sleeperCommand(path)}))
+	taskID := s.createTask(t, map[string]any{"command": sleeperCommand(path), "retry_policy": map[string]any{"max_attempts": 3}})
+	jobID := s.execute(t, taskID)
 	s.waitStatus(t, jobID, "running")
-	pid := readPID()
+	pgid := readPID()
 	// What `tctl workflow cancel -w <job_id>` and `temporal workflow cancel` do.
 	if err := s.temporalClient(t).CancelWorkflow(context.Background(), jobID, ""); err != nil {
 		t.Fatal(err)
 	}
 	j := s.waitStatus(t, jobID, "canceled", "completed", "failed")
+	waitGroupGone(t, pgid, 2*time.Second)
 	if j.Status != "canceled" || j.ArtifactID != nil {
 		t.Fatalf("after Temporal cancel: %+v", j)
 	}
-	waitProcessGone(t, pid, 2*time.Second)
+	step := s.runHistory(t, jobID)
+	step.ranOnce(t)
+	if step.closedBy != enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED {
+		t.Errorf("run step closed by %v, want canceled", step.closedBy)
+	}
+	s.noArtifacts(t, taskID)
 }
 
 func testStatusFilters(t *testing.T, s *service) {

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"github.com/chaptask/chaptask/internal/servicetest"
 	"io"
 	"net/http"
 	"strings"
@@ -41,9 +40,6 @@ func TestGreet(t *testing.T) {
 // base URL.
 func startExample(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
 	args := []string{"library",
 		"-http-addr", "127.0.0.1:0",
 		"-embedded-temporal-addr", "127.0.0.1:0",
@@ -51,31 +47,9 @@ func startExample(t *testing.T) string {
 		"-data-dir", t.TempDir(),
 		"-log-level", "warn",
 	}
-	go func() {
-		err := run(ctx, args, func(string) string { return "" }, pw, logWriter{t})
-		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Errorf("the example did not stop")
-		}
-	})
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "chaptask: serving HTTP on "); ok {
-			go io.Copy(io.Discard, pr) //nolint:errcheck // drain the rest
-			return addr
-		}
-	}
-	t.Fatalf("the example did not start: %v", sc.Err())
-	return ""
+	return servicetest.Start(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return run(ctx, args, func(string) string { return "" }, stdout, stderr)
+	}).URL
 }
 
 // runTask creates a task from body, executes it, waits for the job and
@@ -123,11 +97,4 @@ func call(t *testing.T, method, url, body string, status int, v any) {
 	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(v); err != nil {
 		t.Fatalf("%s %s: decode %q: %v", method, url, raw, err)
 	}
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
