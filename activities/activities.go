@@ -346,6 +346,10 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotFound, err)
 	}
 	if err != nil {
+		// Logged here although returned: the SDK retries a failing local
+		// activity silently, and an operator should see why a finished job
+		// stays running (typically a database outage).
+		a.logger().Warn("store artifact failed; retrying", "job_id", in.JobID, "attempt", activity.GetInfo(ctx).Attempt, "error", err)
 		return workflows.PersistOutput{}, err
 	}
 	// Counted only by the call that stored the artifact, so a retried

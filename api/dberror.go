@@ -33,9 +33,13 @@ func isUnavailable(err error) bool {
 	}
 	msg := err.Error()
 	// SQLite reports contention only as text; PostgreSQL sends 57P01
-	// (admin shutdown) and 57P03 (cannot connect now) when restarting.
+	// (admin shutdown) and 57P03 (cannot connect now) when restarting, and
+	// 53300 when its connection slots are full. The driver writes codes as
+	// "(SQLSTATE=…)"; matching the prefix keeps an id that happens to hold
+	// the digits from counting.
 	return strings.Contains(msg, "database is locked") ||
 		strings.Contains(msg, "SQLITE_BUSY") ||
-		strings.Contains(msg, "57P01") ||
-		strings.Contains(msg, "57P03")
+		strings.Contains(msg, "SQLSTATE=57P01") ||
+		strings.Contains(msg, "SQLSTATE=57P03") ||
+		strings.Contains(msg, "SQLSTATE=53300")
 }

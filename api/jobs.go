@@ -325,7 +325,8 @@ func parseWait(q url.Values) (time.Duration, []fieldError) {
 	return d, nil
 }
 
-// jobsError maps job service errors to problems.
+// jobsError maps job service errors to problems. Job records of finished
+// jobs read their artifacts from the database, so its failures count too.
 func jobsError(err error, id string) error {
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
@@ -333,5 +334,5 @@ func jobsError(err error, id string) error {
 	case errors.Is(err, jobs.ErrUnavailable):
 		return unavailable("Temporal is unavailable, try again later")
 	}
-	return err
+	return dbError(err)
 }

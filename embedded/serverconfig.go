@@ -44,8 +44,13 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// (default 20 s) before the client polls again.
 		dynamicconfig.HistoryLongPollExpirationInterval.Key(): 2 * time.Second,
 
-		// Newly added search attributes are usable at once.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// ForceSearchAttributesCacheRefreshOnRead stays off (the default):
+		// it re-reads cluster metadata from the single-connection main store
+		// under a mutex for every visibility row read or written, which made
+		// job lists take 5-20 s under load. On SQL visibility a new search
+		// attribute is a namespace alias, not cluster metadata, so it never
+		// needed the refresh (registerSearchAttributes waits for the alias).
+
 		// Already the default in v1.32; pinned because the product relies on it.
 		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
 		// Default 10 per second per namespace; the Web UI and the list API
