@@ -338,7 +338,8 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 	if !in.Output.Staged {
 		data = db.JSON(in.Output.Data)
 	}
-	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
+	runID := activity.GetInfo(ctx).WorkflowExecution.RunID
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
 	if errors.Is(err, db.ErrNotFound) {
 		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
 		a.logger().Warn("job's output is gone; the job fails", "job_id", in.JobID, "task_id", in.TaskID)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -25,9 +26,17 @@ type executeJSON struct {
 	Message string `json:"message"`
 }
 
+// idempotencyKeyHeader names the header that makes $execute idempotent.
+const idempotencyKeyHeader = "Idempotency-Key"
+
 func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		key, err := idempotencyKey(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -37,33 +46,74 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 			return
 		}
 		task, err := db.GetTask(r.Context(), bdb, id)
-		if errors.Is(err, db.ErrNotFound) {
-			writeError(w, r, logger, badRequest("Task %s not found", id))
-			return
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+			err = badRequest("Task %s not found", id)
+		case err != nil:
+			err = dbError(err)
+		case !task.Enabled:
+			err = badRequest("Cannot execute disabled task %s", id)
+		case shellDisabled && task.TaskType == taskTypeShell:
+			err = badRequest("Cannot execute shell task %s: shell tasks are disabled in this deployment", id)
 		}
 		if err != nil {
-			writeError(w, r, logger, dbError(err))
+			// A repeated keyed submit answers with its job while the job
+			// exists, even if the task can no longer be run.
+			if key != "" {
+				if jobID, ok := js.KeyedJobExists(r.Context(), id, key); ok {
+					writeSubmitted(w, jobID, true)
+					return
+				}
+			}
+			writeError(w, r, logger, err)
 			return
 		}
-		if !task.Enabled {
-			writeError(w, r, logger, badRequest("Cannot execute disabled task %s", id))
-			return
+		var jobID string
+		existed := false
+		if key != "" {
+			jobID, existed, err = js.SubmitKeyed(r.Context(), task, key)
+		} else {
+			jobID, err = js.Submit(r.Context(), task)
 		}
-		if shellDisabled && task.TaskType == taskTypeShell {
-			writeError(w, r, logger, badRequest("Cannot execute shell task %s: shell tasks are disabled in this deployment", id))
-			return
-		}
-		jobID, err := js.Submit(r.Context(), task)
 		if err != nil {
 			writeError(w, r, logger, jobsError(err, ""))
 			return
 		}
-		m.JobSubmitted(task.TaskType)
-		w.Header().Set("Location", "/api/v1/jobs/"+jobID)
-		encode(w, http.StatusAccepted, executeJSON{
-			JobID:   jobID,
-			Message: "Task submitted for execution. Job ID: " + jobID,
-		})
+		if !existed {
+			m.JobSubmitted(task.TaskType)
+		}
+		writeSubmitted(w, jobID, existed)
+	})
+}
+
+// idempotencyKey returns the request's Idempotency-Key, "" when it has none.
+func idempotencyKey(r *http.Request) (string, error) {
+	values := r.Header.Values(idempotencyKeyHeader)
+	bad := func(msg string) error {
+		return validationFailed([]fieldError{{Loc: []string{"header", idempotencyKeyHeader}, Msg: msg, Type: "value_error.idempotency_key"}})
+	}
+	switch {
+	case len(values) == 0:
+		return "", nil
+	case len(values) > 1:
+		return "", bad("must be given once")
+	case !jobs.ValidIdempotencyKey(values[0]):
+		return "", bad(fmt.Sprintf("must be 1 to %d printable ASCII characters", jobs.MaxIdempotencyKeyLen))
+	}
+	return values[0], nil
+}
+
+// writeSubmitted answers a submit with the job's id. A job that already
+// existed (a repeated keyed submit) gets the same body, marked by the
+// Idempotent-Replayed header.
+func writeSubmitted(w http.ResponseWriter, jobID string, existed bool) {
+	w.Header().Set("Location", "/api/v1/jobs/"+jobID)
+	if existed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	encode(w, http.StatusAccepted, executeJSON{
+		JobID:   jobID,
+		Message: "Task submitted for execution. Job ID: " + jobID,
 	})
 }
 

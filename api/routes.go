@@ -44,6 +44,8 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleDelete(js, log))).Methods(http.MethodDelete)
 
 	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/jobs/$cancel", needJobs(js, log, handleJobCancelMany(js, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/jobs/{id}/$rerun", needJobs(js, log, handleJobRerun(js, cfg.ShellDisabled, cfg.Metrics, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobDelete(js, log))).Methods(http.MethodDelete)
 	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, handleJobStream(bdb, js, log))).Methods(http.MethodGet)

@@ -354,7 +354,11 @@ func syncSchedules(r *http.Request, js *jobs.Service, logger *slog.Logger, sync 
 // form, or the id Temporal gives a scheduled run, <schedule ULID>-<time in
 // RFC 3339, UTC, whole seconds>. Anything else is an invalid-ulid problem.
 func pathJobID(r *http.Request) (string, error) {
-	raw := mux.Vars(r)["id"]
+	return parseJobID(mux.Vars(r)["id"])
+}
+
+// parseJobID is pathJobID for a job id given anywhere else.
+func parseJobID(raw string) (string, error) {
 	if len(raw) <= ulid.EncodedSize {
 		return parseULID(raw)
 	}

@@ -93,8 +93,11 @@ func JobArtifacts(ctx context.Context, idb bun.IDB, jobIDs []string) (map[string
 		return found, nil
 	}
 	var rows []JobArtifact
+	// Oldest first, so the newest artifact of a reused (keyed) job id wins:
+	// the earlier job with that id was deleted before the new one started.
 	err := idb.NewSelect().Table("artifacts").Column("id", "job_id", "started_at").
 		Where("job_id IN (?)", bun.In(jobIDs)).
+		OrderExpr("created_at ASC, id ASC").
 		Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("find job artifacts: %w", err)

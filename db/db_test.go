@@ -105,6 +105,40 @@ func TestMigrateTwice(t *testing.T) {
 	})
 }
 
+// TestPersistReusedJobID stores the artifact of a second run of one job id
+// (a keyed job submitted again after the first was deleted): each run keeps
+// its own artifact, retries of either are idempotent, and the job's
+// artifact is the newest.
+func TestPersistReusedJobID(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		jobID, taskID := db.NewID(), db.NewID()
+		persist := func(runID, out string) string {
+			t.Helper()
+			id, _, err := db.PersistJobArtifact(ctx, bdb, db.Execution{JobID: jobID, RunID: runID, TaskID: taskID, StartedAt: time.Now(), Data: db.JSON(out)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		first := persist("run-1", `{"stdout":"first"}`)
+		second := persist("run-2", `{"stdout":"second"}`)
+		if first == second {
+			t.Fatalf("the second run of job %s got the first run's artifact", jobID)
+		}
+		if again := persist("run-2", `{"stdout":"retry"}`); again != second {
+			t.Errorf("retry of run 2 stored %s, want %s", again, second)
+		}
+		if again := persist("run-1", `{"stdout":"retry"}`); again != first {
+			t.Errorf("retry of run 1 stored %s, want %s", again, first)
+		}
+		found, err := db.JobArtifacts(ctx, bdb, []string{jobID})
+		if err != nil || found[jobID].ID != second {
+			t.Errorf("JobArtifacts = %v, %v; want the newest, %s", found, err, second)
+		}
+	})
+}
+
 // TestScheduledJobIDs stores the artifact of a job a schedule started, whose
 // id is longer than a ULID, staged and inline.
 func TestScheduledJobIDs(t *testing.T) {

@@ -37,7 +37,11 @@ func StageJobOutput(ctx context.Context, idb bun.IDB, jobID string, data JSON) e
 
 // Execution is a finished run of a job, to be stored as its artifact.
 type Execution struct {
-	JobID     string
+	JobID string
+	// RunID is the Temporal run of the job. Empty only for runs that
+	// predate it; with it, a later job reusing the id stores its own
+	// artifact instead of finding this one.
+	RunID     string
 	TaskID    string
 	StartedAt time.Time
 	// Data is the artifact data; nil means "take the staged output".
@@ -51,12 +55,18 @@ func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (id string
 	jobID, taskID, data := e.JobID, e.TaskID, e.Data
 	var artifactID string
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		existing, err := JobArtifacts(ctx, tx, []string{jobID})
-		if err != nil {
-			return err
+		// Artifacts stored before run ids were recorded have none; their
+		// job ids were never reused, so they still belong to this run.
+		var found []string
+		q := tx.NewSelect().Table("artifacts").Column("id").Where("job_id = ?", jobID)
+		if e.RunID != "" {
+			q = q.Where("(run_id = ? OR run_id IS NULL)", e.RunID)
 		}
-		if found, ok := existing[jobID]; ok {
-			artifactID = found.ID
+		if err := q.Limit(1).Scan(ctx, &found); err != nil {
+			return fmt.Errorf("find artifact of job %s: %w", jobID, err)
+		}
+		if len(found) > 0 {
+			artifactID = found[0]
 			return nil
 		}
 		if data == nil {
@@ -69,6 +79,9 @@ func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (id string
 		now := Now()
 		started := e.StartedAt.UTC().Truncate(time.Microsecond)
 		a := &Artifact{ID: NewID(), Level: 0, Data: data, JobID: &jobID, TaskID: &taskID, StartedAt: &started, CreatedAt: now, UpdatedAt: now}
+		if e.RunID != "" {
+			a.RunID = &e.RunID
+		}
 		if err := CreateArtifact(ctx, tx, a); err != nil {
 			return err
 		}

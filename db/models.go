@@ -90,8 +90,12 @@ type Artifact struct {
 	TaskID   *string `bun:"task_id"`
 	// StartedAt is when the job's run step started, for job records.
 	StartedAt *time.Time `bun:"started_at"`
-	CreatedAt time.Time  `bun:"created_at,notnull"`
-	UpdatedAt time.Time  `bun:"updated_at,notnull"`
+	// RunID is the Temporal run that stored the artifact. A keyed job's id
+	// comes back after the job is deleted, so the id alone does not name
+	// one execution.
+	RunID     *string   `bun:"run_id"`
+	CreatedAt time.Time `bun:"created_at,notnull"`
+	UpdatedAt time.Time `bun:"updated_at,notnull"`
 }
 
 // ArtifactStore gives registered functions access to artifacts: they may

@@ -43,6 +43,9 @@ var (
 	ErrNotFound = errors.New("job not found")
 	// ErrUnavailable means Temporal could not be reached; try again later.
 	ErrUnavailable = errors.New("temporal unavailable")
+	// ErrNoSnapshot means the job never read its task (it was deleted
+	// before the job ran), so there is nothing to run again.
+	ErrNoSnapshot = errors.New("job has no task snapshot")
 )
 
 // Job is one execution of a task as the API shows it.
@@ -63,6 +66,8 @@ type Job struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	// Progress is the last report of a running function; null otherwise.
 	Progress *Progress `json:"progress"`
+	// RerunOf is the job this one repeats, for jobs started by Rerun.
+	RerunOf *string `json:"rerun_of,omitempty"`
 }
 
 // Progress is what a running function last reported about itself.
@@ -122,27 +127,64 @@ var (
 
 // Submit starts a job running task and returns its id.
 func (s *Service) Submit(ctx context.Context, task *db.Task) (string, error) {
+	jobID := db.NewID()
+	err := s.start(ctx, startRequest{
+		jobID: jobID,
+		task:  searchable{id: task.ID, taskType: task.TaskType, command: task.Command},
+		input: workflows.ExecuteInput{TaskID: task.ID},
+	})
+	if err != nil {
+		return "", s.wrap(err, "start job for task %s", task.ID)
+	}
+	return jobID, nil
+}
+
+// searchable is what a job's search attributes say of its task.
+type searchable struct {
+	id, taskType, command string
+}
+
+// startRequest is one job start.
+type startRequest struct {
+	jobID string
+	task  searchable
+	input workflows.ExecuteInput
+	// keyed starts refuse an id that was ever used and still exists, live
+	// or closed, so the caller learns that the job already exists.
+	keyed bool
+	// rerunOf goes into the job's memo.
+	rerunOf string
+}
+
+// start starts the job workflow.
+func (s *Service) start(ctx context.Context, req startRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	jobID := db.NewID()
 	opts := client.StartWorkflowOptions{
-		ID:                                       jobID,
+		ID:                                       req.jobID,
 		TaskQueue:                                s.taskQueue,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		// Skips a round trip when a worker shares this client; a plain
 		// start otherwise.
 		EnableEagerStart: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			taskIDKey.ValueSet(task.ID),
-			taskTypeKey.ValueSet(task.TaskType),
-			commandKey.ValueSet(truncateRunes(task.Command, maxSearchAttrLen)),
+			taskIDKey.ValueSet(req.task.id),
+			taskTypeKey.ValueSet(req.task.taskType),
+			commandKey.ValueSet(truncateRunes(req.task.command, maxSearchAttrLen)),
 		),
 	}
-	_, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, workflows.ExecuteInput{TaskID: task.ID})
-	if err != nil {
-		return "", s.wrap(err, "start job for task %s", task.ID)
+	if req.keyed {
+		// FAIL rather than USE_EXISTING: both leave one execution, but
+		// only FAIL tells this caller that the job was already there (the
+		// SDK does not expose the start response's Started flag).
+		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	}
-	return jobID, nil
+	if req.rerunOf != "" {
+		opts.Memo = map[string]any{memoRerunOf: req.rerunOf}
+	}
+	_, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, req.input)
+	return err
 }
 
 // callTimeout bounds every call to Temporal made for one request, so an

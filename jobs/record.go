@@ -25,6 +25,12 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 		CreatedAt:   start,
 		UpdatedAt:   start,
 	}
+	if p := info.GetMemo().GetFields()[memoRerunOf]; p != nil {
+		var of string
+		if converter.GetDefaultDataConverter().FromPayload(p, &of) == nil && of != "" {
+			job.RerunOf = &of
+		}
+	}
 	if sid := scheduleIDOf(info.GetSearchAttributes()); sid != "" {
 		job.ScheduleID = &sid
 	}

@@ -48,9 +48,12 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// The workflow logger is replay-aware: each line is written once.
 	logger := log.With(workflow.GetLogger(ctx), "job_id", jobID, "task_id", in.TaskID)
 
+	// A rerun brings the snapshot of the job it repeats. Only new inputs
+	// carry one, so recorded histories replay the snapshot step unchanged.
 	var task TaskSnapshot
-	err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput{TaskID: in.TaskID}).Get(lctx, &task)
-	if err != nil {
+	if in.Snapshot != nil {
+		task = *in.Snapshot
+	} else if err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput{TaskID: in.TaskID}).Get(lctx, &task); err != nil {
 		return fail(logger, err, "snapshot task %s", in.TaskID)
 	}
 	// A schedule may fire after its task was disabled (the API pauses the
@@ -69,7 +72,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	actx := workflow.WithActivityOptions(ctx, runOptions(task))
 	var out RunOutput
 	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime}
-	err = workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
+	err := workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
 	if err != nil {
 		return fail(logger, err, "run task %s", task.ID)
 	}

@@ -316,3 +316,33 @@ func TestExecuteTaskScheduledRunSkipsDisabledTask(t *testing.T) {
 		})
 	}
 }
+
+func TestExecuteTaskProvidedSnapshotSkipsTheSnapshotStep(t *testing.T) {
+	s := okSteps()
+	s.snapshot = func(SnapshotInput) (TaskSnapshot, error) {
+		t.Error("the snapshot step ran although the input carries a snapshot")
+		return task, nil
+	}
+	given := TaskSnapshot{ID: "01TASK", Command: "echo as it was", TaskType: "shell", Enabled: true}
+	var ran RunInput
+	s.run = func(_ context.Context, in RunInput) (RunOutput, error) {
+		ran = in
+		return RunOutput{Data: []byte(`{}`)}, nil
+	}
+	var persisted PersistInput
+	s.persist = func(in PersistInput) (PersistOutput, error) {
+		persisted = in
+		return PersistOutput{ArtifactID: "01ART"}, nil
+	}
+	env := newEnv(t, s)
+	env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: given.ID, Snapshot: &given})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if ran.Task.Command != "echo as it was" || ran.Task.ID != given.ID {
+		t.Errorf("run step got %+v, want the provided snapshot", ran.Task)
+	}
+	if persisted.TaskID != given.ID {
+		t.Errorf("persisted for task %q", persisted.TaskID)
+	}
+}

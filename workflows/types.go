@@ -45,6 +45,9 @@ type ExecuteInput struct {
 	// ScheduleID is set on the runs a schedule starts. Such a run does not
 	// run a task that is disabled by the time it starts.
 	ScheduleID string `json:"schedule_id,omitempty"`
+	// Snapshot, when set, is run instead of the task as it is now: a rerun
+	// repeats the exact task an earlier job ran.
+	Snapshot *TaskSnapshot `json:"snapshot,omitempty"`
 }
 
 // ExecuteResult is what a completed job returns.

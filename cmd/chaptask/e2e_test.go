@@ -591,4 +591,5 @@ func TestHealthWithoutTemporal(t *testing.T) {
 			t.Errorf("%s %s with Temporal down: %d %s", req.method, req.path, r.status, r.body)
 		}
 	}
+	testJobOperationsWithoutTemporal(t, s)
 }
