@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/metrics"
+	"github.com/chaptask/chaptask/workflows"
 )
 
 type executeJSON struct {
@@ -41,7 +44,13 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 			writeError(w, r, logger, err)
 			return
 		}
-		if _, err := readBody(w, r); err != nil { // reserved for per-run overrides
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		overrides, err := decodeRunOverrides(body)
+		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
@@ -71,9 +80,9 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 		var jobID string
 		existed := false
 		if key != "" {
-			jobID, existed, err = js.SubmitKeyed(r.Context(), task, key)
+			jobID, existed, err = js.SubmitKeyed(r.Context(), task, key, overrides)
 		} else {
-			jobID, err = js.Submit(r.Context(), task)
+			jobID, err = js.Submit(r.Context(), task, overrides)
 		}
 		if err != nil {
 			writeError(w, r, logger, jobsError(err, ""))
@@ -84,6 +93,54 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 		}
 		writeSubmitted(w, jobID, existed)
 	})
+}
+
+// decodeRunOverrides reads $execute's optional body: {"parameters": {…},
+// "timeout_seconds": n}, either member optional. No body (or an empty
+// object) runs the task as it is.
+func decodeRunOverrides(body []byte) (*workflows.RunOverrides, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	members, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	var o workflows.RunOverrides
+	var errs []fieldError
+	for name, raw := range members {
+		switch name {
+		case "parameters":
+			if isNull(raw) {
+				continue
+			}
+			if msg := checkParameters(raw); msg != "" {
+				errs = append(errs, fieldError{Loc: []string{"body", name}, Msg: msg, Type: "type_error.dict"})
+			} else {
+				o.Parameters = json.RawMessage(compactJSON(raw))
+			}
+		case "timeout_seconds":
+			if isNull(raw) {
+				continue
+			}
+			n, msg := decodeInt(raw, 1, workflows.MaxTimeoutSeconds)
+			if msg != "" {
+				errs = append(errs, fieldError{Loc: []string{"body", name}, Msg: msg, Type: "value_error.number"})
+			} else {
+				o.TimeoutSeconds = &n
+			}
+		default:
+			errs = append(errs, fieldError{Loc: []string{"body", name}, Msg: `unknown field: $execute takes "parameters" and "timeout_seconds"`, Type: "value_error.extra"})
+		}
+	}
+	if len(errs) > 0 {
+		sortFieldErrors(errs)
+		return nil, validationFailed(errs)
+	}
+	if o.Parameters == nil && o.TimeoutSeconds == nil {
+		return nil, nil
+	}
+	return &o, nil
 }
 
 // idempotencyKey returns the request's Idempotency-Key, "" when it has none.

@@ -125,19 +125,44 @@ var (
 	commandKey  = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrCommand)
 )
 
-// Submit starts a job running task and returns its id.
-func (s *Service) Submit(ctx context.Context, task *db.Task) (string, error) {
+// Submit starts a job running task and returns its id. Overrides, when not
+// nil, change the task for this job only.
+func (s *Service) Submit(ctx context.Context, task *db.Task, overrides *workflows.RunOverrides) (string, error) {
 	jobID := db.NewID()
 	err := s.start(ctx, startRequest{
 		jobID: jobID,
 		task:  searchable{id: task.ID, taskType: task.TaskType, command: task.Command},
-		input: workflows.ExecuteInput{TaskID: task.ID},
+		input: workflows.ExecuteInput{TaskID: task.ID, Overrides: overrides},
 	})
+	if err != nil && startMayHaveHappened(err) && s.exists(ctx, jobID) {
+		// The start reached Temporal although its answer did not reach us:
+		// a 503 now would invite a retry that runs the task twice.
+		return jobID, nil
+	}
 	if err != nil {
 		return "", s.wrap(err, "start job for task %s", task.ID)
 	}
 	return jobID, nil
 }
+
+// startMayHaveHappened reports whether a failed start could still have
+// created the workflow: only when the call timed out, not when Temporal
+// refused it or could not be reached at all.
+func startMayHaveHappened(err error) bool {
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// exists reports whether the job's workflow exists, asking briefly.
+func (s *Service) exists(ctx context.Context, jobID string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), existsCheckTimeout)
+	defer cancel()
+	_, err := s.client.DescribeWorkflowExecution(ctx, jobID, "")
+	return err == nil
+}
+
+// existsCheckTimeout bounds the check after a start timed out.
+const existsCheckTimeout = 2 * time.Second
 
 // searchable is what a job's search attributes say of its task.
 type searchable struct {

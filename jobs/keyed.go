@@ -48,12 +48,12 @@ func KeyedJobID(taskID, key string) string {
 // job id and whether the job already existed. Temporal's workflow-id
 // policies make this atomic: of any number of concurrent calls, one starts
 // the job.
-func (s *Service) SubmitKeyed(ctx context.Context, task *db.Task, key string) (string, bool, error) {
+func (s *Service) SubmitKeyed(ctx context.Context, task *db.Task, key string, overrides *workflows.RunOverrides) (string, bool, error) {
 	jobID := KeyedJobID(task.ID, key)
 	err := s.start(ctx, startRequest{
 		jobID: jobID,
 		task:  searchable{id: task.ID, taskType: task.TaskType, command: task.Command},
-		input: workflows.ExecuteInput{TaskID: task.ID},
+		input: workflows.ExecuteInput{TaskID: task.ID, Overrides: overrides},
 		keyed: true,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

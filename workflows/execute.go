@@ -56,6 +56,9 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	} else if err := workflow.ExecuteLocalActivity(lctx, SnapshotTaskActivity, SnapshotInput{TaskID: in.TaskID}).Get(lctx, &task); err != nil {
 		return fail(logger, err, "snapshot task %s", in.TaskID)
 	}
+	if in.Overrides != nil {
+		task = task.WithOverrides(*in.Overrides)
+	}
 	// A schedule may fire after its task was disabled (the API pauses the
 	// task's schedules, but a schedule created at the same moment, or a
 	// task disabled by other means, can slip through). Manual runs never

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -344,5 +345,35 @@ func TestExecuteTaskProvidedSnapshotSkipsTheSnapshotStep(t *testing.T) {
 	}
 	if persisted.TaskID != given.ID {
 		t.Errorf("persisted for task %q", persisted.TaskID)
+	}
+}
+
+func TestWithOverrides(t *testing.T) {
+	ten := int64(10)
+	one := int64(1)
+	base := TaskSnapshot{ID: "t", Parameters: json.RawMessage(`{"b": 32, "a": 10}`), TimeoutSeconds: &ten}
+	for _, tc := range []struct {
+		name    string
+		task    TaskSnapshot
+		o       RunOverrides
+		params  string
+		timeout int64
+	}{
+		{"merge", base, RunOverrides{Parameters: json.RawMessage(`{"b": 1, "c": [1]}`)}, `{"a":10,"b":1,"c":[1]}`, 10},
+		{"timeout only", base, RunOverrides{TimeoutSeconds: &one}, `{"b": 32, "a": 10}`, 1},
+		{"task without parameters", TaskSnapshot{}, RunOverrides{Parameters: json.RawMessage(`{"x": true}`)}, `{"x":true}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.task.WithOverrides(tc.o)
+			if string(got.Parameters) != tc.params {
+				t.Errorf("parameters = %s, want %s", got.Parameters, tc.params)
+			}
+			if tc.timeout != 0 && (got.TimeoutSeconds == nil || *got.TimeoutSeconds != tc.timeout) {
+				t.Errorf("timeout = %v, want %d", got.TimeoutSeconds, tc.timeout)
+			}
+		})
+	}
+	if *base.TimeoutSeconds != 10 || string(base.Parameters) != `{"b": 32, "a": 10}` {
+		t.Error("WithOverrides changed the task it was called on")
 	}
 }

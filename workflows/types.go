@@ -48,6 +48,51 @@ type ExecuteInput struct {
 	// Snapshot, when set, is run instead of the task as it is now: a rerun
 	// repeats the exact task an earlier job ran.
 	Snapshot *TaskSnapshot `json:"snapshot,omitempty"`
+	// Overrides change the task for this job only; the artifact's snapshot
+	// shows the task as the job ran it.
+	Overrides *RunOverrides `json:"overrides,omitempty"`
+}
+
+// RunOverrides are what $execute may change for one job.
+type RunOverrides struct {
+	// Parameters are merged over the task's: a member given here replaces
+	// the task's member of that name; the others stay.
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+	// TimeoutSeconds replaces the task's timeout.
+	TimeoutSeconds *int64 `json:"timeout_seconds,omitempty"`
+}
+
+// WithOverrides returns the task as one job runs it. It is deterministic
+// (object members are re-encoded in sorted order), so the workflow may call
+// it; parameters that are not JSON objects were refused by the API and are
+// left as they are.
+func (t TaskSnapshot) WithOverrides(o RunOverrides) TaskSnapshot {
+	if o.TimeoutSeconds != nil {
+		timeout := *o.TimeoutSeconds
+		t.TimeoutSeconds = &timeout
+	}
+	if len(o.Parameters) == 0 {
+		return t
+	}
+	merged := map[string]json.RawMessage{}
+	if len(t.Parameters) > 0 && string(t.Parameters) != "null" {
+		if err := json.Unmarshal(t.Parameters, &merged); err != nil {
+			return t
+		}
+	}
+	var over map[string]json.RawMessage
+	if err := json.Unmarshal(o.Parameters, &over); err != nil {
+		return t
+	}
+	for k, v := range over {
+		merged[k] = v
+	}
+	raw, err := json.Marshal(merged)
+	if err != nil {
+		return t
+	}
+	t.Parameters = raw
+	return t
 }
 
 // ExecuteResult is what a completed job returns.
