@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -178,6 +179,26 @@ func TestConcurrentReplace(t *testing.T) {
 		c.do("GET", "/api/v1/tasks/"+id, nil).json(t, &got)
 		if got.Command != fmt.Sprintf("echo %d", got.Parameters.Writer) {
 			t.Errorf("command %q with parameters of writer %d: a mix of two writes", got.Command, got.Parameters.Writer)
+		}
+	})
+}
+
+// TestClientGoneIsNotAnError: a request whose client left is logged at
+// debug, not as a failed request.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, bdb *bun.DB) {
+		var logs bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		h := api.NewServer(api.Config{DB: bdb, Logger: logger})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/tasks", nil).WithContext(ctx))
+		if rec.Code < 400 || rec.Code == 500 {
+			t.Errorf("status %d for a request whose client left", rec.Code)
+		}
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Errorf("a client that left was logged as an error:\n%s", logs.String())
 		}
 	})
 }

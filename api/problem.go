@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,10 @@ const (
 	typeServiceUnavailable = "urn:chapkit:error:service-unavailable"
 	typeInternal           = "urn:chapkit:error:internal"
 )
+
+// statusClientClosed is written, for the logs and metrics only, when the
+// client left before its answer was ready.
+const statusClientClosed = 499
 
 // maxEcho bounds how much of a request path an error repeats back.
 const maxEcho = 256
@@ -90,6 +95,13 @@ func validationFailed(errs []fieldError) *problem {
 // client sees a generic message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var p *problem
+	if !errors.As(err, &p) && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away mid-request: nothing failed on our side and
+		// nobody reads the answer. 499 is nginx's "client closed request".
+		logger.DebugContext(r.Context(), "client closed the request", "method", r.Method, "path", r.URL.Path)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	if !errors.As(err, &p) {
 		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		p = newProblem(http.StatusInternalServerError, typeInternal, "internal server error")
