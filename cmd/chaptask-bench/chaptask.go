@@ -137,6 +137,20 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 	res.Notes = append(res.Notes, saturatedNote("chaptask", sat, cfg.Clients)+
 		fmt.Sprintf(" (the bench's clients polled each job %.1f times)", float64(api.polls.Load()-pollsBefore)/float64(len(sat.Latencies))))
 
+	// The same load from clients that long-poll with ?wait= instead of
+	// polling every 10 ms: what the service costs without the clients'
+	// polling on top.
+	prog.begin("chaptask echo: saturated with ?wait=, %d jobs from %d clients", cfg.Saturated, cfg.Clients)
+	pollsBefore = api.polls.Load()
+	waited, err := runSaturated(ctx, cfg.Saturated, cfg.Clients, waitJob(api, echoID), svc.cpu, prog)
+	if err != nil {
+		return res, fmt.Errorf("chaptask saturated with ?wait=: %w", err)
+	}
+	res.Rows = append(res.Rows, row{Design: "chaptask echo (HTTP ?wait=)", Saturated: &waited})
+	res.Notes = appendUnexpected(res.Notes, "chaptask saturated with ?wait=", waited)
+	res.Notes = append(res.Notes, saturatedNote("chaptask with ?wait=", waited, cfg.Clients)+
+		fmt.Sprintf(" (%.1f requests per job)", float64(api.polls.Load()-pollsBefore)/float64(len(waited.Latencies))))
+
 	res.Reads, err = measureReads(ctx, cfg, api, svc, echoID, baseline, prog)
 	if err != nil {
 		return res, err

@@ -132,6 +132,22 @@ func (c *apiClient) awaitPoll(ctx context.Context, jobID string, interval time.D
 	}
 }
 
+// awaitWait long-polls the job with ?wait= until its status is terminal and
+// returns that status: the client a job service wants, one request per job
+// instead of one per poll interval.
+func (c *apiClient) awaitWait(ctx context.Context, jobID string) (string, error) {
+	for {
+		var j job
+		c.polls.Add(1)
+		if err := c.do(ctx, http.MethodGet, "/api/v1/jobs/"+jobID+"?wait=30s", nil, http.StatusOK, &j); err != nil {
+			return "", err
+		}
+		if j.terminal() {
+			return j.Status, nil
+		}
+	}
+}
+
 // awaitStream follows the job's event stream until its status is terminal
 // and returns that status.
 func (c *apiClient) awaitStream(ctx context.Context, jobID string) (string, error) {
@@ -218,6 +234,17 @@ func pollJob(api *apiClient, taskID string, interval time.Duration) jobFunc {
 			return "", err
 		}
 		return api.awaitPoll(ctx, id, interval)
+	}
+}
+
+// waitJob submits a job of the task and long-polls it to its end.
+func waitJob(api *apiClient, taskID string) jobFunc {
+	return func(ctx context.Context) (string, error) {
+		id, err := api.execute(ctx, taskID)
+		if err != nil {
+			return "", err
+		}
+		return api.awaitWait(ctx, id)
 	}
 }
 
