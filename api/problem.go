@@ -95,9 +95,11 @@ func validationFailed(errs []fieldError) *problem {
 // client sees a generic message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var p *problem
-	if !errors.As(err, &p) && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
-		// The client went away mid-request: nothing failed on our side and
-		// nobody reads the answer. 499 is nginx's "client closed request".
+	if !errors.As(err, &p) && errors.Is(r.Context().Err(), context.Canceled) {
+		// The client went away mid-request, and whatever failed most likely
+		// failed because of it (gRPC reports it as its own Canceled status,
+		// not context.Canceled). Nobody reads the answer; 499 is nginx's
+		// "client closed request".
 		logger.DebugContext(r.Context(), "client closed the request", "method", r.Method, "path", r.URL.Path)
 		w.WriteHeader(statusClientClosed)
 		return
