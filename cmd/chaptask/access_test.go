@@ -5,17 +5,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chaptask/chaptask/db/dbtest"
 )
 
 // TestLockedDown runs the service as an operator who manages tasks in a file
 // would: API keys from a file, read-only tasks, no shell. Functions from the
 // file still execute; a shell task left from before is refused.
 func TestLockedDown(t *testing.T) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
+	for _, dialect := range dbtest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			if dialect == "postgres" && os.Getenv("CHAPTASK_TEST_DATABASE_URL") == "" {
-				t.Skip("CHAPTASK_TEST_DATABASE_URL is not set")
-			}
 			env := newEnv(t, dialect)
 			svc := startService(t, env)
 			shellTask := svc.createTask(t, map[string]any{"command": "echo from before"})

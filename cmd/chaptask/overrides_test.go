@@ -2,20 +2,18 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/chaptask/chaptask/db/dbtest"
 )
 
 // TestRunOverrides: $execute's body changes parameters and the timeout for
 // one job; the snapshot in the artifact shows what ran; the task stays as
 // it was; bad bodies start nothing.
 func TestRunOverrides(t *testing.T) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
+	for _, dialect := range dbtest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			if dialect == "postgres" && os.Getenv("CHAPTASK_TEST_DATABASE_URL") == "" {
-				t.Skip("CHAPTASK_TEST_DATABASE_URL is not set")
-			}
 			s := startService(t, newEnv(t, dialect))
 			sum := s.createTask(t, map[string]any{"command": "calculate_sum", "task_type": "python", "parameters": map[string]any{"a": 10, "b": 32}})
 			path := "/api/v1/tasks/" + sum + "/$execute"
