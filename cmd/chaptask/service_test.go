@@ -173,6 +173,12 @@ func (r reply) object(t *testing.T) map[string]any {
 
 func (s *service) do(t *testing.T, method, path string, body any) reply {
 	t.Helper()
+	return s.doHeader(t, method, path, body, nil)
+}
+
+// doHeader is do with request headers.
+func (s *service) doHeader(t *testing.T, method, path string, body any, header http.Header) reply {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -187,6 +193,9 @@ func (s *service) do(t *testing.T, method, path string, body any) reply {
 	}
 	if s.apiKey != "" {
 		req.Header.Set("X-API-Key", s.apiKey)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
