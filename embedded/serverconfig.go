@@ -33,6 +33,7 @@ func dynamicConfig() dynamicconfig.StaticClient {
 	// for the transfer queue. The host-level limits default to a share of
 	// history.persistenceMaxQPS and do not bind here.
 	const queuePollRPS = 10_000
+	const serviceRPS = 100_000
 	return dynamicconfig.StaticClient{
 		dynamicconfig.TransferProcessorMaxPollRPS.Key():   queuePollRPS, // workflow/activity task dispatch
 		dynamicconfig.TimerProcessorMaxPollRPS.Key():      queuePollRPS, // timers, timeouts, retries
@@ -56,6 +57,15 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// Default 10 per second per namespace; the Web UI and the list API
 		// both query visibility.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// Request rate limits protect a shared cluster from one tenant; an
+		// embedded server has one tenant and is bounded by CPU. At the
+		// defaults (frontend 2400/s, matching 1200/s) a burst of job reads
+		// made the frontend refuse the worker's own polls ("service rate
+		// limit exceeded"), and every refused poll backs the worker off.
+		dynamicconfig.FrontendRPS.Key():                        serviceRPS,
+		dynamicconfig.FrontendMaxNamespaceRPSPerInstance.Key(): serviceRPS,
+		dynamicconfig.HistoryRPS.Key():                         serviceRPS,
+		dynamicconfig.MatchingRPS.Key():                        serviceRPS,
 		// Default 128k cached mutable states; a dev server does not need that
 		// much memory.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
