@@ -15,6 +15,7 @@ import (
 
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -127,8 +128,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	var localRuns *jobs.LocalRuns
 	if cfg.runsWorker() {
-		w := newWorker(cfg, tc, bdb, reg, tel.metrics, logger, getenv)
+		localRuns = jobs.NewLocalRuns()
+		w := newWorker(cfg, tc, bdb, reg, tel.metrics, localRuns, logger, getenv)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -143,9 +146,11 @@ func Run(ctx context.Context, opts Options) error {
 	if len(cfg.APIKeys) > 0 {
 		logger.Info("API requires an X-API-Key", "keys", len(cfg.APIKeys))
 	}
+	js := jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler())))
+	js.FollowLocalRuns(localRuns)
 	handler := api.NewServer(api.Config{
 		DB:            bdb,
-		Jobs:          jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler()))),
+		Jobs:          js,
 		Registry:      reg,
 		Logger:        logger,
 		Metrics:       tel.metrics,
@@ -225,8 +230,9 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 	return tc, func() { tc.Close(); stopServer() }, nil
 }
 
-func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, logger *slog.Logger, getenv func(string) string) worker.Worker {
+func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, local *jobs.LocalRuns, logger *slog.Logger, getenv func(string) string) worker.Worker {
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
+		Interceptors:                       []interceptor.WorkerInterceptor{local.WorkerInterceptor()},
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrency,
 		DefaultHeartbeatThrottleInterval:   heartbeatThrottle,
 		MaxHeartbeatThrottleInterval:       heartbeatThrottle,

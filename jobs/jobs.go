@@ -91,6 +91,7 @@ type Service struct {
 	taskQueue string
 	logger    *slog.Logger
 	finished  *terminalCache
+	local     *LocalRuns // nil when this process runs no worker
 }
 
 // Finished-job cache bounds: a few MiB at most, and a deletion made through
@@ -113,6 +114,13 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 		logger:    logger,
 		finished:  newTerminalCache(finishedCacheSize, finishedTTL),
 	}
+}
+
+// FollowLocalRuns lets waits for jobs that this process's worker executes
+// learn of their end from the worker instead of from Temporal. Call it
+// before the Service is used.
+func (s *Service) FollowLocalRuns(l *LocalRuns) {
+	s.local = l
 }
 
 // maxSearchAttrLen keeps the command search attribute inside the keyword

@@ -8,10 +8,10 @@ import (
 )
 
 // Watch intervals. A pending job's start is not a history event, so it is
-// polled, backing off; a running job waits on Temporal's long-poll for the
-// close event, but never longer than closeWaitSlice at a time: the server
-// misses a small share of long-poll wake-ups, and a missed one must cost a
-// slice, not the 20 s long-poll expiry.
+// polled, backing off; a running job is waited for (awaitEnd), but never
+// longer than closeWaitSlice at a time: the server misses a small share of
+// long-poll wake-ups, and a missed one must cost a slice, not the 20 s
+// long-poll expiry.
 const (
 	pendingPollMin = 5 * time.Millisecond
 	pendingPollMax = 250 * time.Millisecond
@@ -22,6 +22,8 @@ const (
 // or progress report (seen within a slice of closeWaitSlice),
 // until it has emitted a terminal record, ctx ends, or emit fails.
 func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) error {
+	ended, unsubscribe := s.local.subscribe(id)
+	defer unsubscribe()
 	last, lastProgress := "", Progress{}
 	pendingPoll := pendingPollMin
 	for {
@@ -52,7 +54,7 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) e
 			continue
 		}
 		pendingPoll = pendingPollMin
-		s.waitClose(ctx, id, closeWaitSlice)
+		s.awaitEnd(ctx, id, ended)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -61,16 +63,40 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) e
 
 // Wait returns the job's record once it is terminal, or its current record
 // when ctx ends first (ErrNotFound and ErrUnavailable as Get). It never
-// busy-polls: it waits on Temporal's long-poll for the close event, in
-// slices, so a missed server wake-up costs at most one slice.
+// busy-polls: it waits for the end in slices (awaitEnd), so a missed
+// wake-up costs at most one slice.
 func (s *Service) Wait(ctx context.Context, id string) (*Job, error) {
+	// Subscribed before the first read, so an end between the read and
+	// the wait is not missed.
+	ended, unsubscribe := s.local.subscribe(id)
+	defer unsubscribe()
 	for {
 		job, err := s.Get(context.WithoutCancel(ctx), id)
 		if err != nil || job.Terminal() || ctx.Err() != nil {
 			return job, err
 		}
-		s.waitClose(ctx, id, closeWaitSlice)
+		s.awaitEnd(ctx, id, ended)
 	}
+}
+
+// awaitEnd returns when the live job id may have ended, or after about a
+// slice. A job this process's worker executes is waited for locally until
+// its workflow returns; only then, or for a job running elsewhere, does it
+// long-poll Temporal for the close event, which by then is the job's next
+// event.
+func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}) {
+	if s.local.runsHere(id) {
+		slice := time.NewTimer(closeWaitSlice)
+		defer slice.Stop()
+		select {
+		case <-ended:
+		case <-slice.C:
+			return // still running, or evicted without a word: the caller re-reads it
+		case <-ctx.Done():
+			return
+		}
+	}
+	s.waitClose(ctx, id, closeWaitSlice)
 }
 
 // waitClose returns when the job closes or after at most d.

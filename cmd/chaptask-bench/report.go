@@ -90,7 +90,8 @@ func formatTable(cells [][]string) string {
 	return b.String()
 }
 
-// ratios compares the primary chaptask row with each reference.
+// ratios compares the chaptask rows that were measured both ways (the
+// polling clients' and the ?wait= clients') with each reference.
 func (r report) ratios() string {
 	find := func(design string) *row {
 		for i := range r.Rows {
@@ -100,23 +101,28 @@ func (r report) ratios() string {
 		}
 		return nil
 	}
-	primary := find(primaryDesign)
-	if primary == nil {
-		return ""
-	}
 	var parts []string
-	for _, ref := range []struct{ label, design string }{
-		{"chaptask vs naive", naiveDesign},
-		{"chaptask vs no-Temporal", rawDesign},
+	for _, ours := range []struct{ label, design string }{
+		{"poll", primaryDesign},
+		{"?wait=", waitDesign},
 	} {
-		other := find(ref.design)
-		if other == nil {
+		mine := find(ours.design)
+		if mine == nil || mine.Saturated == nil {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s: serial p50 %s, jobs/s %s, CPU/job %s", ref.label,
-			ratio(primary.Serial.P50.Seconds(), other.Serial.P50.Seconds()),
-			ratio(rate(primary.Saturated), rate(other.Saturated)),
-			ratio(selfCPU(primary.Saturated), selfCPU(other.Saturated))))
+		for _, ref := range []struct{ label, design string }{
+			{"naive", naiveDesign},
+			{"no-Temporal", rawDesign},
+		} {
+			other := find(ref.design)
+			if other == nil {
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("chaptask %s vs %s: serial p50 %s, jobs/s %s, CPU/job %s", ours.label, ref.label,
+				ratio(mine.Serial.P50.Seconds(), other.Serial.P50.Seconds()),
+				ratio(rate(mine.Saturated), rate(other.Saturated)),
+				ratio(selfCPU(mine.Saturated), selfCPU(other.Saturated))))
+		}
 	}
 	if len(parts) == 0 {
 		return ""

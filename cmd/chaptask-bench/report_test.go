@@ -53,7 +53,7 @@ func TestReportRatiosAndTable(t *testing.T) {
 			{Design: naiveDesign, Serial: summary{N: 1, P50: 40 * time.Millisecond}, Saturated: naive},
 		},
 	}
-	want := "ratios (chaptask ÷ reference): chaptask vs naive: serial p50 x0.25, jobs/s x4.00, CPU/job x0.25"
+	want := "ratios (chaptask ÷ reference): chaptask poll vs naive: serial p50 x0.25, jobs/s x4.00, CPU/job x0.25"
 	if got := r.ratios(); got != want {
 		t.Errorf("ratios =\n%s\nwant\n%s", got, want)
 	}
