@@ -6,11 +6,12 @@
 //     Temporal and SQLite by default; -database-url, -temporal-address and
 //     -workers change that). Serial latency is submit
 //     (POST /api/v1/tasks/{id}/$execute) until the API reports the job
-//     completed, polled every millisecond (the primary figure) or followed on
-//     the job's Server-Sent Events stream, for a shell task (echo hi) and a
-//     function task (calculate_sum). Saturated throughput is many clients
-//     each submitting an echo job and polling it to completion before the
-//     next; CPU per job is the chaptask processes' own CPU (utime+stime from
+//     completed, polled every millisecond (the primary figure), awaited with
+//     one GET ?wait= (echo only) or followed on the job's Server-Sent Events
+//     stream, for a shell task (echo hi) and a function task (calculate_sum).
+//     Saturated throughput is many clients each submitting an echo job and
+//     awaiting it before the next, once polling every 10 ms and once with
+//     ?wait=; CPU per job is the chaptask processes' own CPU (utime+stime from
 //     /proc) over that phase, and separately the CPU of the shell commands
 //     they ran and reaped. API reads are timed with the history filled up to
 //     -history finished jobs, while background clients keep submitting.
@@ -26,8 +27,9 @@
 // Reading the table: "serial" columns are latencies of one job at a time
 // (nearest-rank percentiles after a warm-up); "saturated" columns are the
 // jobs completed per second of wall time with -clients jobs in flight and the
-// CPU spent per job. The ratios line divides chaptask's echo figures by each
-// reference's: below 1 is better for latency and CPU, above 1 for jobs/s.
+// CPU spent per job. The ratios line divides chaptask's echo figures (of
+// the polling and of the ?wait= clients) by each reference's: below 1 is
+// better for latency and CPU, above 1 for jobs/s.
 // This is a benchmark, not a test: it asserts nothing about time, and on a
 // shared machine the figures move with whatever else runs.
 //
