@@ -197,7 +197,7 @@ func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend list
 		return err
 	}
 	if s.visPath != "" {
-		if err := dropUnusedVisibilityIndexes(ctx, s.visPath); err != nil {
+		if err := tuneVisibilityIndexes(ctx, s.visPath); err != nil {
 			return err
 		}
 	}
