@@ -54,9 +54,11 @@ func dynamicConfig() dynamicconfig.StaticClient {
 
 		// Already the default in v1.32; pinned because the product relies on it.
 		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
-		// Default 10 per second per namespace; the Web UI and the list API
-		// both query visibility.
-		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// Default 10 per second per namespace. Each job-list page makes two
+		// visibility calls (count and list), and a refused call is retried
+		// by the SDK after a backoff: at 100/s, four readers of the list saw
+		// one page in ten take 400 ms instead of 7.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): serviceRPS,
 		// Request rate limits protect a shared cluster from one tenant; an
 		// embedded server has one tenant and is bounded by CPU. At the
 		// defaults (frontend 2400/s, matching 1200/s) a burst of job reads
