@@ -220,6 +220,7 @@ func TestHTTPMetrics(t *testing.T) {
 			`chaptask_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
 			`chaptask_http_request_duration_seconds_count{method="GET",route="/api/v1/tasks/{id}"} 3`,
 			`go_goroutines `,
+			`go_sched_latencies_seconds_bucket{le=`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("/metrics lacks %s", want)

@@ -77,7 +77,11 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.httpRequests, m.httpDuration, m.jobsSubmitted, m.jobsFinished, m.jobDuration, m.jobQueueWait,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// The scheduler metrics add go_sched_latencies_seconds, how long
+		// goroutines wait for a CPU: on a saturated host it, not the
+		// handler, is what a slow request's time went to.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register chaptask metrics: %w", err)

@@ -14,7 +14,8 @@
 //     ?wait=; CPU per job is the chaptask processes' own CPU (utime+stime from
 //     /proc) over that phase, and separately the CPU of the shell commands
 //     they ran and reaped. API reads are timed with the history filled up to
-//     -history finished jobs, while background clients keep submitting.
+//     -history finished jobs, alone and while background clients keep
+//     submitting.
 //   - reference A, the naive design: the same activities as chaptask run as
 //     three regular activities by a workflow of the bench's own, on an
 //     embedded server with Temporal's default dynamic config, started
@@ -36,9 +37,11 @@
 // Counts (default / -quick): serial 200 / 50 jobs per row after 20 / 5
 // warm-up jobs; saturated 2000 / 300 chaptask jobs and 1000 / 300 jobs per
 // reference, from 50 clients; history 10000 / 1000 finished jobs; 1000 / 200
-// reads per endpoint from 4 readers (stopped after 30 s / 15 s per endpoint,
-// which the report says) while 10 clients submit. Filling the history takes
-// most of a default run.
+// reads per endpoint, first from 1 reader with nothing else running, then
+// from 4 readers while 10 clients submit and poll jobs (each pass stopped
+// after 30 s / 15 s per endpoint, which the report says); during the
+// second pass the service's Go scheduling latency is read from its
+// /metrics. Filling the history takes most of a default run.
 //
 // Usage:
 //

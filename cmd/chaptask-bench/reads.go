@@ -21,9 +21,17 @@ const (
 
 // readsResult is the API read test.
 type readsResult struct {
-	Finished  int // completed jobs when the reads began
+	Finished int // completed jobs when the reads began
+	// Quiet are the reads from one reader with nothing else running: the
+	// time the service needs to answer.
+	Quiet []endpointResult
+	// Endpoints are the reads from cfg.Readers readers while cfg.Submitters
+	// clients submit and poll jobs, which saturates the machine.
 	Endpoints []endpointResult
-	PeakRSS   []namedBytes
+	// Sched is the service's goroutine scheduling latency during Endpoints:
+	// how long a runnable goroutine waited for a CPU.
+	Sched   schedHistogram
+	PeakRSS []namedBytes
 	// Submitted is how many jobs the background clients ran meanwhile.
 	Submitted int
 	// LoadErr is the first error of a background client, if any.
@@ -39,8 +47,9 @@ type endpointResult struct {
 }
 
 // measureReads fills the history to cfg.History finished jobs, then times
-// reads of a task, a finished job and the first page of jobs while
-// background clients keep submitting echo jobs of taskID.
+// reads of a task, a finished job and the first page of jobs: first from
+// one reader alone, then from several while background clients keep
+// submitting echo jobs of taskID.
 func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service, taskID string, baseline int, prog *progress) (readsResult, error) {
 	var res readsResult
 	if need := cfg.History - baseline - int(api.submitted.Load()); need > 0 {
@@ -62,6 +71,21 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 	}
 	if err := svc.alive(); err != nil {
 		return res, err
+	}
+
+	endpoints := []struct{ name, path string }{
+		{"GET /tasks/{id}", "/api/v1/tasks/" + taskID},
+		{"GET /jobs/{id}", "/api/v1/jobs/" + jobID},
+		{"GET /jobs?page=1&size=50", "/api/v1/jobs?page=1&size=50"},
+	}
+	for _, e := range endpoints {
+		prog.begin("%s: %d reads from 1 reader (at most %s), nothing else running", e.name, cfg.Reads, cfg.ReadBudget)
+		r, err := readEndpoint(ctx, api, e.path, cfg.Reads, 1, cfg.ReadBudget)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", e.name, err)
+		}
+		r.Name = e.name
+		res.Quiet = append(res.Quiet, r)
 	}
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -87,11 +111,9 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 		})
 	}
 
-	endpoints := []struct{ name, path string }{
-		{"GET /tasks/{id}", "/api/v1/tasks/" + taskID},
-		{"GET /jobs/{id}", "/api/v1/jobs/" + jobID},
-		{"GET /jobs?page=1&size=50", "/api/v1/jobs?page=1&size=50"},
-	}
+	// A binary without the scheduler metrics (-binary of an older build)
+	// is still measured; the report says n/a.
+	schedBefore, schedErr := api.schedLatencies(ctx)
 	for _, e := range endpoints {
 		prog.begin("%s: %d reads from %d readers (at most %s), %d clients submitting", e.name, cfg.Reads, cfg.Readers, cfg.ReadBudget, cfg.Submitters)
 		r, err := readEndpoint(ctx, api, e.path, cfg.Reads, cfg.Readers, cfg.ReadBudget)
@@ -103,8 +125,12 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 		r.Name = e.name
 		res.Endpoints = append(res.Endpoints, r)
 	}
+	schedAfter, err := api.schedLatencies(ctx)
 	stopLoad()
 	wg.Wait()
+	if schedErr == nil && err == nil {
+		res.Sched = schedAfter.since(schedBefore)
+	}
 	res.Submitted = int(submitted.Load())
 
 	res.PeakRSS, err = svc.peakRSS()

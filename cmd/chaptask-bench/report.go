@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -130,10 +132,27 @@ func (r report) ratios() string {
 	return "ratios (chaptask ÷ reference): " + strings.Join(parts, "; ")
 }
 
-// line is the read test as one line.
+// line is the read test: the quiet reads, the reads under load with the
+// service's scheduling latency meanwhile, and the peak RSS.
 func (r readsResult) line() string {
+	var rss []string
+	for _, m := range r.PeakRSS {
+		rss = append(rss, fmt.Sprintf("%s %.0f MiB", m.Name, float64(m.Bytes)/(1<<20)))
+	}
+	sched := "n/a"
+	if p50, ok := r.Sched.quantile(0.5); ok {
+		p99, _ := r.Sched.quantile(0.99)
+		sched = fmt.Sprintf("p50 <= %s p99 <= %s ms", boundMs(p50), boundMs(p99))
+	}
+	return fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
+		"API reads under load (%d jobs submitted meanwhile): %s; the service's goroutines waited for a CPU %s; peak RSS %s",
+		r.Finished, endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, strings.Join(rss, ", "))
+}
+
+// endpointsLine lists the latency of each endpoint.
+func endpointsLine(es []endpointResult) string {
 	var parts []string
-	for _, e := range r.Endpoints {
+	for _, e := range es {
 		p := fmt.Sprintf("%s p50 %s p99 %s", e.Name, ms(e.Latency.P50), ms(e.Latency.P99))
 		if e.Latency.N < e.Requested {
 			p += fmt.Sprintf(" (only %d of %d within the time limit)", e.Latency.N, e.Requested)
@@ -143,12 +162,15 @@ func (r readsResult) line() string {
 		}
 		parts = append(parts, p)
 	}
-	var rss []string
-	for _, m := range r.PeakRSS {
-		rss = append(rss, fmt.Sprintf("%s %.0f MiB", m.Name, float64(m.Bytes)/(1<<20)))
+	return strings.Join(parts, "; ")
+}
+
+// boundMs formats a histogram bucket bound in seconds as milliseconds.
+func boundMs(s float64) string {
+	if math.IsInf(s, 1) {
+		return "+Inf"
 	}
-	return fmt.Sprintf("API reads with %d finished jobs (%d jobs submitted meanwhile): %s; peak RSS %s",
-		r.Finished, r.Submitted, strings.Join(parts, "; "), strings.Join(rss, ", "))
+	return strconv.FormatFloat(s*1000, 'g', 3, 64)
 }
 
 // ratio formats a/b as "x1.23", or "n/a" when either is unknown.
