@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
@@ -45,6 +46,10 @@ func (h filterHandler) WithGroup(name string) slog.Handler {
 // crash the process that embeds it.
 type serverLogger struct {
 	sl *slog.Logger
+	// with are the tags added by With. The server derives a tagged logger
+	// for every task it processes and almost never logs with it, so the
+	// tags are only turned into attributes when a record is written.
+	with []tag.Tag
 }
 
 var (
@@ -65,18 +70,23 @@ func (l serverLogger) Fatal(msg string, tags ...tag.Tag) { l.log(slog.LevelError
 
 // With returns a logger that adds tags to every record.
 func (l serverLogger) With(tags ...tag.Tag) log.Logger {
-	return serverLogger{sl: slog.New(l.sl.Handler().WithAttrs(tagsToAttrs(tags)))}
+	return serverLogger{sl: l.sl, with: slices.Concat(l.with, tags)}
 }
 
 // SLog lets server code that wants an *slog.Logger use ours, level filter included.
-func (l serverLogger) SLog() *slog.Logger { return l.sl }
+func (l serverLogger) SLog() *slog.Logger {
+	if len(l.with) == 0 {
+		return l.sl
+	}
+	return slog.New(l.sl.Handler().WithAttrs(tagsToAttrs(l.with)))
+}
 
 func (l serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 	ctx := context.Background()
 	if !l.sl.Enabled(ctx, level) {
 		return
 	}
-	l.sl.LogAttrs(ctx, level, msg, tagsToAttrs(tags)...)
+	l.sl.LogAttrs(ctx, level, msg, tagsToAttrs(slices.Concat(l.with, tags))...)
 }
 
 func tagsToAttrs(tags []tag.Tag) []slog.Attr {
