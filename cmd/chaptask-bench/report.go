@@ -140,9 +140,10 @@ func (r readsResult) line() string {
 		rss = append(rss, fmt.Sprintf("%s %.0f MiB", m.Name, float64(m.Bytes)/(1<<20)))
 	}
 	sched := "n/a"
-	if p50, ok := r.Sched.quantile(0.5); ok {
-		p99, _ := r.Sched.quantile(0.99)
-		sched = fmt.Sprintf("p50 <= %s p99 <= %s ms", boundMs(p50), boundMs(p99))
+	if bound, share, ok := r.Sched.shareAbove(schedSlowWait); ok {
+		lo, hi, _ := r.Sched.quantile(0.99)
+		sched = fmt.Sprintf("longer than %s ms in %.1f %% of wake-ups (p99 between %s and %s ms)",
+			boundMs(bound), share*100, boundMs(lo), boundMs(hi))
 	}
 	return fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
 		"API reads under load (%d jobs submitted meanwhile): %s; the service's goroutines waited for a CPU %s; peak RSS %s",
@@ -164,6 +165,11 @@ func endpointsLine(es []endpointResult) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// schedSlowWait is where a goroutine's wait for a CPU stops being
+// negligible next to the reads' own latency; Go preempts a goroutine after
+// 10 ms of CPU, so waits past it mean every core was busy.
+const schedSlowWait = 0.01
 
 // boundMs formats a histogram bucket bound in seconds as milliseconds.
 func boundMs(s float64) string {

@@ -90,17 +90,39 @@ func (h schedHistogram) since(before schedHistogram) schedHistogram {
 	return d
 }
 
-// quantile is the upper bound of the bucket holding the q-th wake-up, and
-// false when the histogram is empty.
-func (h schedHistogram) quantile(q float64) (float64, bool) {
+// quantile is the bucket holding the q-th wake-up, as its lower and upper
+// bound (runtime/metrics buckets are a factor of ~10 apart here), and false
+// when the histogram is empty.
+func (h schedHistogram) quantile(q float64) (lo, hi float64, ok bool) {
 	if len(h.counts) == 0 || h.counts[len(h.counts)-1] <= 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	want := q * h.counts[len(h.counts)-1]
 	for i, c := range h.counts {
 		if c >= want {
-			return h.bounds[i], true
+			if i > 0 {
+				lo = h.bounds[i-1]
+			}
+			return lo, h.bounds[i], true
 		}
 	}
-	return h.bounds[len(h.bounds)-1], true
+	return h.bounds[len(h.bounds)-2], h.bounds[len(h.bounds)-1], true
+}
+
+// shareAbove is the fraction of wake-ups that waited longer than the first
+// bucket bound at or above limit seconds, and that bound.
+func (h schedHistogram) shareAbove(limit float64) (bound, share float64, ok bool) {
+	total := 0.0
+	if len(h.counts) > 0 {
+		total = h.counts[len(h.counts)-1]
+	}
+	if total <= 0 {
+		return 0, 0, false
+	}
+	for i, b := range h.bounds {
+		if b >= limit {
+			return b, 1 - h.counts[i]/total, true
+		}
+	}
+	return 0, 0, false
 }
