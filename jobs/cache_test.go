@@ -9,12 +9,12 @@ func TestTerminalCache(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := newTerminalCache(2, time.Minute)
 
-	c.put(&Job{ID: "live", Status: StatusRunning}, now)
+	c.put("live", &Job{ID: "live", Status: StatusRunning}, now)
 	if _, ok := c.get("live", now); ok {
 		t.Error("a live job was cached")
 	}
 
-	c.put(&Job{ID: "a", Status: StatusCompleted}, now)
+	c.put("a", &Job{ID: "a", Status: StatusCompleted}, now)
 	got, ok := c.get("a", now)
 	if !ok || got.Status != StatusCompleted {
 		t.Fatalf("get a = %+v, %v", got, ok)
@@ -28,13 +28,18 @@ func TestTerminalCache(t *testing.T) {
 		t.Error("an expired entry was returned")
 	}
 
-	c.put(&Job{ID: "b", Status: StatusFailed}, now)
-	c.put(&Job{ID: "c", Status: StatusCanceled}, now)
+	c.put("b", &Job{ID: "b", Status: StatusFailed}, now)
+	c.put("c", &Job{ID: "c", Status: StatusCanceled}, now)
 	if _, ok := c.get("a", now); ok {
 		t.Error("the oldest entry survived a full cache")
 	}
 	if _, ok := c.get("c", now); !ok {
 		t.Error("the newest entry is missing")
+	}
+
+	c.put("d", &Job{ID: "d", Status: StatusFailed, partial: true}, now)
+	if _, ok := c.get("d", now); ok {
+		t.Error("a record with a part missing was cached")
 	}
 
 	c.forget("c")

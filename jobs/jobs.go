@@ -68,7 +68,17 @@ type Job struct {
 	Progress *Progress `json:"progress"`
 	// RerunOf is the job this one repeats, for jobs started by Rerun.
 	RerunOf *string `json:"rerun_of,omitempty"`
+
+	// runID is the workflow run the record describes: a job id used again
+	// (an idempotency key after deletion) is a new run.
+	runID string
+	// partial marks a record missing what a failed history read would
+	// have added; it is answered but never cached.
+	partial bool
 }
+
+// runKey names the run a finished record describes, for closedRuns.
+func (j *Job) runKey() string { return j.ID + "/" + j.runID }
 
 // Progress is what a running function last reported about itself.
 type Progress struct {
@@ -90,15 +100,22 @@ type Service struct {
 	namespace string
 	taskQueue string
 	logger    *slog.Logger
-	finished  *terminalCache
-	local     *LocalRuns // nil when this process runs no worker
+	// finished answers GET /jobs/{id} for finished jobs, by job id.
+	finished *terminalCache
+	// closedRuns completes the finished jobs of list pages, by run: the
+	// list itself comes from visibility, which already leaves out deleted
+	// jobs, so these records may live long; they spare each page the
+	// artifact query and, for failed and canceled jobs, a history read.
+	closedRuns *terminalCache
+	local      *LocalRuns // nil when this process runs no worker
 }
 
-// Finished-job cache bounds: a few MiB at most, and a deletion made through
-// another process shows here within finishedTTL.
+// Finished-job cache bounds: a few MiB each at most. A deletion made
+// through another process shows in GET /jobs/{id} within finishedTTL.
 const (
 	finishedCacheSize = 10_000
 	finishedTTL       = 10 * time.Second
+	closedRunsTTL     = time.Hour
 )
 
 // New returns a Service submitting jobs to taskQueue.
@@ -107,12 +124,13 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		client:    c,
-		db:        bdb,
-		namespace: namespace,
-		taskQueue: taskQueue,
-		logger:    logger,
-		finished:  newTerminalCache(finishedCacheSize, finishedTTL),
+		client:     c,
+		db:         bdb,
+		namespace:  namespace,
+		taskQueue:  taskQueue,
+		logger:     logger,
+		finished:   newTerminalCache(finishedCacheSize, finishedTTL),
+		closedRuns: newTerminalCache(finishedCacheSize, closedRunsTTL),
 	}
 }
 
@@ -248,7 +266,9 @@ func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	if err := s.complete(ctx, []*Job{job}); err != nil {
 		return nil, err
 	}
-	s.finished.put(job, time.Now())
+	now := time.Now()
+	s.finished.put(job.ID, job, now)
+	s.closedRuns.put(job.runKey(), job, now)
 	return job, nil
 }
 
@@ -294,6 +314,7 @@ func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 		ev, err := iter.Next()
 		if err != nil {
 			s.logger.WarnContext(ctx, "read job history", "job_id", job.ID, "task_id", job.TaskID, "error", err)
+			job.partial = true
 			return
 		}
 		if ev.GetActivityTaskStartedEventAttributes() != nil && job.StartedAt == nil {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -132,18 +133,26 @@ func (s *Service) listQuery(ctx context.Context, query string, limit int) ([]Job
 }
 
 // refineAll completes every job of a list: live ones are described to tell
-// pending from running, closed ones get their artifact or failure.
+// pending from running, closed ones get their artifact or failure, from
+// closedRuns when an earlier read completed the same run.
 func (s *Service) refineAll(ctx context.Context, jobs []Job) error {
+	now := time.Now()
 	var live, closed []*Job
 	for i := range jobs {
-		if jobs[i].Status == StatusPending {
-			live = append(live, &jobs[i])
+		j := &jobs[i]
+		if j.Status == StatusPending {
+			live = append(live, j)
+		} else if cached, ok := s.closedRuns.get(j.runKey(), now); ok {
+			*j = *cached
 		} else {
-			closed = append(closed, &jobs[i])
+			closed = append(closed, j)
 		}
 	}
 	if err := s.complete(ctx, closed); err != nil {
 		return err
+	}
+	for _, j := range closed {
+		s.closedRuns.put(j.runKey(), j, now)
 	}
 	s.each(live, func(*Job) bool { return true }, func(j *Job) {
 		if fresh, err := s.Get(ctx, j.ID); err == nil {

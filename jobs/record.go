@@ -20,6 +20,7 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 	start := micro(info.GetStartTime().AsTime())
 	job := &Job{
 		ID:          info.GetExecution().GetWorkflowId(),
+		runID:       info.GetExecution().GetRunId(),
 		TaskID:      keyword(info.GetSearchAttributes(), workflows.SearchAttrTaskID),
 		SubmittedAt: start,
 		CreatedAt:   start,
