@@ -190,7 +190,6 @@ func testOutage(t *testing.T, refuse bool) {
 		{"GET", "/api/v1/artifacts"},
 		{"GET", "/api/v1/artifacts/" + deref(done.ArtifactID)},
 		{"GET", "/api/v1/artifacts/" + deref(done.ArtifactID) + "/$tree"},
-		{"GET", "/api/v1/jobs?status_filter=completed"},
 	}
 	var requests int
 	var slowest time.Duration
@@ -211,6 +210,18 @@ func testOutage(t *testing.T, refuse bool) {
 					pr.method, pr.path, r, r.header.Get("Content-Type"), typeUnavailable)
 			}
 		}
+		// Job lists come from Temporal, and the finished jobs on this one
+		// were read before the outage: their records are known, so the
+		// list needs no database.
+		var completed []job
+		if r, err := c.try("GET", "/api/v1/jobs?status_filter=completed", nil); err != nil {
+			t.Errorf("GET /api/v1/jobs?status_filter=completed during the outage: %v", err)
+		} else if r.status != 200 || json.Unmarshal(r.body, &completed) != nil || len(completed) != 1 ||
+			completed[0].ID != quickJob || deref(completed[0].ArtifactID) != deref(done.ArtifactID) {
+			t.Errorf("GET /api/v1/jobs?status_filter=completed during the outage: %s, want 200 listing %s with artifact %s",
+				r, quickJob, deref(done.ArtifactID))
+		}
+
 		r, err := c.try("GET", "/health", nil)
 		requests++
 		if err != nil {
