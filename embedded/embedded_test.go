@@ -288,10 +288,7 @@ func TestRestartKeepsWorkflows(t *testing.T) {
 // chaptask adds, without reading the table's rows.
 func checkCountPlan(t *testing.T, path string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
+	db := openReadOnly(t, path)
 	defer db.Close()
 	rows, err := db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN SELECT COUNT(*) FROM executions_visibility
 		WHERE (namespace_id = ?) AND (workflow_type_name = ? AND status = ?) AND TemporalNamespaceDivision IS NULL`,
@@ -372,14 +369,23 @@ func waitFor(t *testing.T, timeout time.Duration, check func() error) {
 	}
 }
 
-// checkIntegrity runs SQLite's integrity check on the database file and
-// checks that the server left it in WAL mode.
-func checkIntegrity(t *testing.T, path string) {
+// openReadOnly opens a SQLite file for reading. Callers close it at once:
+// an open reader would keep the server's checkpoint at Stop from
+// truncating the write-ahead log.
+func openReadOnly(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
+	return db
+}
+
+// checkIntegrity runs SQLite's integrity check on the database file and
+// checks that the server left it in WAL mode.
+func checkIntegrity(t *testing.T, path string) {
+	t.Helper()
+	db := openReadOnly(t, path)
 	defer db.Close()
 	var result string
 	if err := db.QueryRow("PRAGMA integrity_check").Scan(&result); err != nil {
