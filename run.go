@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -87,6 +88,15 @@ func Run(ctx context.Context, opts Options) error {
 		cfg.APIKeys = append(cfg.APIKeys, keys...)
 	}
 	logger := newLogger(cfg, stderr)
+	if cfg.TemporalAddress == "" && getenv("GOGC") == "" {
+		// The embedded server allocates fast and keeps little (a live heap
+		// of ~40-60 MB), so the default GOGC=100 collects several times a
+		// second, a dedicated mark worker taking one of two cores each
+		// time. 200 halves the collections for more memory: in the
+		// benchmark 42.5 -> 50.8 jobs/s, list page p99 25 -> 17 ms, peak
+		// RSS 879 -> 1165 MiB.
+		debug.SetGCPercent(embeddedGCPercent)
+	}
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, logger)
 	}
@@ -168,6 +178,10 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	return serveHTTP(ctx, cfg.HTTPAddr, handler, logger, stdout)
 }
+
+// embeddedGCPercent is the GC target of a process that embeds the Temporal
+// server, unless GOGC says otherwise.
+const embeddedGCPercent = 200
 
 // connectTemporal dials TEMPORAL_ADDRESS, or starts the embedded server
 // first when it is unset. The returned func releases both.
