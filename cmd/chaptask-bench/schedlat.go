@@ -98,15 +98,11 @@ func (h schedHistogram) quantile(q float64) (lo, hi float64, ok bool) {
 		return 0, 0, false
 	}
 	want := q * h.counts[len(h.counts)-1]
-	for i, c := range h.counts {
-		if c >= want {
-			if i > 0 {
-				lo = h.bounds[i-1]
-			}
-			return lo, h.bounds[i], true
-		}
+	i := min(sort.Search(len(h.counts), func(i int) bool { return h.counts[i] >= want }), len(h.counts)-1)
+	if i > 0 {
+		lo = h.bounds[i-1]
 	}
-	return h.bounds[len(h.bounds)-2], h.bounds[len(h.bounds)-1], true
+	return lo, h.bounds[i], true
 }
 
 // shareAbove is the fraction of wake-ups that waited longer than the first
