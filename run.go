@@ -248,6 +248,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
 		Interceptors:                       []interceptor.WorkerInterceptor{local.WorkerInterceptor()},
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrency,
+		MaxConcurrentActivityTaskPollers:   activityPollers(cfg.MaxConcurrency),
 		DefaultHeartbeatThrottleInterval:   heartbeatThrottle,
 		MaxHeartbeatThrottleInterval:       heartbeatThrottle,
 		WorkerStopTimeout:                  10 * time.Second,
@@ -264,6 +265,15 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 	}
 	acts.Register(w)
 	return w
+}
+
+// activityPollers is how many activity polls a worker keeps open. A poll
+// holds one of the worker's MaxConcurrency slots while it waits, and a run
+// step is dispatched eagerly, in the answer to the workflow task that
+// schedules it, only when a slot is free: with the SDK's two pollers and
+// two slots it never was, and every run step took a trip through matching.
+func activityPollers(maxConcurrency int) int {
+	return min(2, max(1, maxConcurrency-1))
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
