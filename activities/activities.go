@@ -72,6 +72,13 @@ func (a *Activities) SnapshotTask(ctx context.Context, in workflows.SnapshotInpu
 	if err != nil {
 		return workflows.TaskSnapshot{}, err
 	}
+	return Snapshot(t)
+}
+
+// Snapshot freezes task row t for a job. A retry policy that does not
+// decode (a row edited behind the API's back) is a BadTask error: the job
+// cannot run.
+func Snapshot(t *db.Task) (workflows.TaskSnapshot, error) {
 	var policy *workflows.RetryPolicy
 	if t.RetryPolicy != nil {
 		policy = new(workflows.RetryPolicy)
@@ -252,6 +259,10 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 	if err != nil {
 		return out, fmt.Errorf("encode artifact: %w", err)
 	}
+	if id, ok := a.storeArtifact(ctx, in, out, raw, logger); ok {
+		out.ArtifactID = id
+		return out, nil
+	}
 	if len(raw) <= a.inlineLimit() {
 		out.Data = raw
 		return out, nil
@@ -261,6 +272,45 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 	}
 	out.Staged = true
 	return out, nil
+}
+
+// storeInRunTimeout bounds the run step's attempt to store the artifact,
+// well inside the heartbeat timeout: past it, the persist step takes over.
+const storeInRunTimeout = 3 * time.Second
+
+// storeArtifact stores the job's artifact from the run step, which spares
+// the workflow its persist step: a local activity, a marker in the history
+// and the data's trip through Temporal. It reports false when the artifact
+// could not be stored; the data then goes back to the workflow, whose
+// persist step retries until the database is back, as before.
+func (a *Activities) storeArtifact(ctx context.Context, in workflows.RunInput, out workflows.RunOutput, raw []byte, logger *slog.Logger) (string, bool) {
+	if a.DB == nil {
+		return "", false
+	}
+	runID := activity.GetInfo(ctx).WorkflowExecution.RunID
+	// The work is done: a cancellation that arrives now must not lose it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeInRunTimeout)
+	defer cancel()
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.Task.ID, StartedAt: out.StartedAt, Data: db.JSON(raw)})
+	if err != nil {
+		logger.Warn("store artifact failed; the persist step retries it", "error", err)
+		return "", false
+	}
+	if created {
+		a.jobStored(in.Task.TaskType, out)
+	}
+	return id, true
+}
+
+// jobStored counts a job whose artifact was just stored. Only the call that
+// stored it counts, so a retried step does not count the job twice.
+func (a *Activities) jobStored(taskType string, out workflows.RunOutput) {
+	status := metrics.StatusCompleted
+	if out.TimedOut {
+		status = metrics.StatusFailed // the artifact is partial; the workflow fails the job
+	}
+	a.Metrics.JobFinished(taskType, status)
+	a.Metrics.ObserveJobDuration(taskType, out.FinishedAt.Sub(out.StartedAt))
 }
 
 // runFunction calls the registered function with a job-scoped logger and a
@@ -332,7 +382,7 @@ func (a *Activities) runFunction(ctx, runCtx context.Context, in workflows.RunIn
 }
 
 // PersistArtifact stores the job's artifact exactly once, however often it
-// is retried.
+// is retried, when the run step could not.
 func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistInput) (workflows.PersistOutput, error) {
 	var data db.JSON
 	if !in.Output.Staged {
@@ -352,15 +402,8 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 		a.logger().Warn("store artifact failed; retrying", "job_id", in.JobID, "attempt", activity.GetInfo(ctx).Attempt, "error", err)
 		return workflows.PersistOutput{}, err
 	}
-	// Counted only by the call that stored the artifact, so a retried
-	// persist step does not count the job twice.
 	if created {
-		status := metrics.StatusCompleted
-		if in.Output.TimedOut {
-			status = metrics.StatusFailed // the artifact is partial; the workflow fails the job
-		}
-		a.Metrics.JobFinished(in.TaskType, status)
-		a.Metrics.ObserveJobDuration(in.TaskType, in.Output.FinishedAt.Sub(in.Output.StartedAt))
+		a.jobStored(in.TaskType, in.Output)
 	}
 	return workflows.PersistOutput{ArtifactID: id}, nil
 }

@@ -105,6 +105,42 @@ func TestOutcomesCounted(t *testing.T) {
 			}
 		})
 
+		t.Run("run step stores the artifact once", func(t *testing.T) {
+			jobID, taskID := db.NewID(), db.NewID()
+			in := workflows.RunInput{JobID: jobID, Task: workflows.TaskSnapshot{ID: taskID, Command: "echo stored", TaskType: "shell"}}
+			val, err := env.ExecuteActivity(workflows.RunTaskActivity, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out workflows.RunOutput
+			if err := val.Get(&out); err != nil {
+				t.Fatal(err)
+			}
+			if out.ArtifactID == "" || out.Data != nil || out.Staged {
+				t.Fatalf("run output %+v: want the stored artifact's id and no data", out)
+			}
+			art, err := db.GetArtifact(t.Context(), bdb, out.ArtifactID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var data struct{ Stdout string }
+			if err := json.Unmarshal(art.Data, &data); err != nil || data.Stdout != "stored\n" {
+				t.Errorf("artifact data %s (%v)", art.Data, err)
+			}
+			// A workflow of an older version persists once more: same artifact, counted once.
+			val, err = env.ExecuteActivity(workflows.PersistArtifactActivity, workflows.PersistInput{JobID: jobID, TaskID: taskID, TaskType: "shell", Output: workflows.RunOutput{Data: json.RawMessage(`{}`)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var saved workflows.PersistOutput
+			if err := val.Get(&saved); err != nil || saved.ArtifactID != out.ArtifactID {
+				t.Errorf("persist step stored %q (%v), want the run step's %s", saved.ArtifactID, err, out.ArtifactID)
+			}
+			if got := finished(t, reg, "shell", "completed"); got != 1 {
+				t.Errorf("completed{shell} = %v, want 1", got)
+			}
+		})
+
 		t.Run("invalid task type fails the job", func(t *testing.T) {
 			jobID, taskID := db.NewID(), db.NewID()
 			in := workflows.RunInput{JobID: jobID, Task: workflows.TaskSnapshot{ID: taskID, Command: "x", TaskType: "cobol"}}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/chaptask/chaptask/activities"
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -158,7 +159,7 @@ func (s *Service) Submit(ctx context.Context, task *db.Task, overrides *workflow
 	err := s.start(ctx, startRequest{
 		jobID: jobID,
 		task:  searchable{id: task.ID, taskType: task.TaskType, command: task.Command},
-		input: workflows.ExecuteInput{TaskID: task.ID, Overrides: overrides},
+		input: submitInput(task, overrides),
 	})
 	if err != nil && startMayHaveHappened(err) && s.exists(ctx, jobID) {
 		// The start reached Temporal although its answer did not reach us:
@@ -169,6 +170,19 @@ func (s *Service) Submit(ctx context.Context, task *db.Task, overrides *workflow
 		return "", s.wrap(err, "start job for task %s", task.ID)
 	}
 	return jobID, nil
+}
+
+// submitInput is the workflow input of a job of task. It carries the task
+// as the API read it, so the job runs what was submitted and its workflow
+// skips the snapshot step (a local activity and a marker in the history).
+// A task that does not make a snapshot is left to that step, which fails
+// the job as before.
+func submitInput(task *db.Task, overrides *workflows.RunOverrides) workflows.ExecuteInput {
+	in := workflows.ExecuteInput{TaskID: task.ID, Overrides: overrides}
+	if snap, err := activities.Snapshot(task); err == nil {
+		in.Snapshot = &snap
+	}
+	return in
 }
 
 // startMayHaveHappened reports whether a failed start could still have

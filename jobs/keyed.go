@@ -53,7 +53,7 @@ func (s *Service) SubmitKeyed(ctx context.Context, task *db.Task, key string, ov
 	err := s.start(ctx, startRequest{
 		jobID: jobID,
 		task:  searchable{id: task.ID, taskType: task.TaskType, command: task.Command},
-		input: workflows.ExecuteInput{TaskID: task.ID, Overrides: overrides},
+		input: submitInput(task, overrides),
 		keyed: true,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

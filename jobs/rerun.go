@@ -20,12 +20,21 @@ const localActivityMarker = "LocalActivity"
 
 // Snapshot returns the task snapshot job id ran (or is running), read from
 // its history: the snapshot the job was started with, else the result of
-// its snapshot step, else the input of its run step. A job that never got a
+// its snapshot step (either with the job's overrides applied), else the
+// input of its run step. A job that never got a
 // snapshot answers ErrNoSnapshot.
 func (s *Service) Snapshot(ctx context.Context, id string) (*workflows.TaskSnapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	dc := converter.GetDefaultDataConverter()
+	// The job ran its snapshot with its overrides applied; so does a rerun.
+	var overrides *workflows.RunOverrides
+	withOverrides := func(snap workflows.TaskSnapshot) *workflows.TaskSnapshot {
+		if overrides != nil {
+			snap = snap.WithOverrides(*overrides)
+		}
+		return &snap
+	}
 	iter := s.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()
@@ -40,8 +49,9 @@ func (s *Service) Snapshot(ctx context.Context, id string) (*workflows.TaskSnaps
 			if err := dc.FromPayloads(attrs.GetInput(), &in); err != nil {
 				return nil, fmt.Errorf("decode input of job %s: %w", id, err)
 			}
+			overrides = in.Overrides
 			if in.Snapshot != nil {
-				return in.Snapshot, nil
+				return withOverrides(*in.Snapshot), nil
 			}
 		}
 		if attrs := ev.GetMarkerRecordedEventAttributes(); attrs != nil && attrs.GetMarkerName() == localActivityMarker && attrs.GetFailure() == nil {
@@ -52,7 +62,7 @@ func (s *Service) Snapshot(ctx context.Context, id string) (*workflows.TaskSnaps
 				if err := dc.FromPayloads(result, &snap); err != nil {
 					return nil, fmt.Errorf("decode snapshot of job %s: %w", id, err)
 				}
-				return &snap, nil
+				return withOverrides(snap), nil
 			}
 		}
 		if attrs := ev.GetActivityTaskScheduledEventAttributes(); attrs != nil && attrs.GetActivityType().GetName() == workflows.RunTaskActivity {

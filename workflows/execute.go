@@ -28,8 +28,9 @@ const (
 	maxRetryInterval = 24 * time.Hour
 )
 
-// ExecuteTask is the job workflow: snapshot the task, run it, persist the
-// artifact. A command's own failure is an ordinary result recorded in the
+// ExecuteTask is the job workflow: snapshot the task (unless the input
+// brings the snapshot), run it and store the artifact (the persist step only
+// when the run step could not store it). A command's own failure is an ordinary result recorded in the
 // artifact; the workflow fails only when the job could not be carried out.
 func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// Database steps retry until the database is back; only a task that no
@@ -48,8 +49,9 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// The workflow logger is replay-aware: each line is written once.
 	logger := log.With(workflow.GetLogger(ctx), "job_id", jobID, "task_id", in.TaskID)
 
-	// A rerun brings the snapshot of the job it repeats. Only new inputs
-	// carry one, so recorded histories replay the snapshot step unchanged.
+	// Jobs submitted through the API and reruns bring their snapshot. Only
+	// inputs written since carry one, so recorded histories replay the
+	// snapshot step unchanged.
 	var task TaskSnapshot
 	if in.Snapshot != nil {
 		task = *in.Snapshot
@@ -80,12 +82,18 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 		return fail(logger, err, "run task %s", task.ID)
 	}
 
-	// A cancel that arrives now is too late to stop anything: keep the work.
-	pctx, _ := workflow.NewDisconnectedContext(lctx)
-	var saved PersistOutput
-	err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out}).Get(pctx, &saved)
-	if err != nil {
-		return fail(logger, err, "persist artifact")
+	// The run step stores the artifact. When it could not, or was recorded
+	// by a version that never did, the persist step stores it, retrying
+	// until the database is back. Both branches follow the recorded result,
+	// so replay takes the branch the job took.
+	saved := PersistOutput{ArtifactID: out.ArtifactID}
+	if saved.ArtifactID == "" {
+		// A cancel that arrives now is too late to stop anything: keep the work.
+		pctx, _ := workflow.NewDisconnectedContext(lctx)
+		err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out}).Get(pctx, &saved)
+		if err != nil {
+			return fail(logger, err, "persist artifact")
+		}
 	}
 	if out.TimedOut {
 		// The artifact keeps the partial output; the job itself failed.

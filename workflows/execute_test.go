@@ -71,6 +71,36 @@ func TestExecuteTaskCompletes(t *testing.T) {
 	}
 }
 
+// A run step that stored the artifact leaves nothing to persist, and a
+// submitted snapshot leaves nothing to read.
+func TestExecuteTaskStoredByRunStep(t *testing.T) {
+	s := okSteps()
+	s.snapshot = func(SnapshotInput) (TaskSnapshot, error) {
+		t.Error("snapshot step ran although the input brought the snapshot")
+		return task, nil
+	}
+	var ran RunInput
+	s.run = func(_ context.Context, in RunInput) (RunOutput, error) {
+		ran = in
+		return RunOutput{ArtifactID: "01STORED"}, nil
+	}
+	s.persist = func(PersistInput) (PersistOutput, error) {
+		t.Error("persist step ran although the run step stored the artifact")
+		return PersistOutput{ArtifactID: "01ART"}, nil
+	}
+	env := newEnv(t, s)
+	submitted := task
+	submitted.Command = "echo submitted"
+	env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID, Snapshot: &submitted})
+	var res ExecuteResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.ArtifactID != "01STORED" {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if ran.Task.Command != "echo submitted" {
+		t.Errorf("ran %q, want the submitted snapshot", ran.Task.Command)
+	}
+}
+
 func TestExecuteTaskDeletedTaskFails(t *testing.T) {
 	s := okSteps()
 	ran := false

@@ -46,7 +46,9 @@ type ExecuteInput struct {
 	// run a task that is disabled by the time it starts.
 	ScheduleID string `json:"schedule_id,omitempty"`
 	// Snapshot, when set, is run instead of the task as it is now: a rerun
-	// repeats the exact task an earlier job ran.
+	// repeats the exact task an earlier job ran, and the API passes the
+	// task it read when the job was submitted, which spares the workflow
+	// its snapshot step. Runs started by schedules carry none.
 	Snapshot *TaskSnapshot `json:"snapshot,omitempty"`
 	// Overrides change the task for this job only; the artifact's snapshot
 	// shows the task as the job ran it.
@@ -182,12 +184,18 @@ type RunInput struct {
 	SubmittedAt time.Time `json:"submitted_at,omitzero"`
 }
 
-// RunOutput is the run step's result. Small artifact data travels inline;
-// large data is staged in the database by the run step and only Staged
-// crosses Temporal, keeping payloads far below Temporal's size limits.
+// RunOutput is the run step's result. The run step stores the artifact
+// itself and returns its id; when it could not (the database is down), the
+// data comes back for the persist step: small data inline, large data
+// staged in the database, so that only Staged crosses Temporal, keeping
+// payloads far below Temporal's size limits.
 type RunOutput struct {
-	StartedAt  time.Time       `json:"started_at"`
-	FinishedAt time.Time       `json:"finished_at"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	// ArtifactID is set when the run step stored the artifact; empty in
+	// results recorded by older versions, which always left it to the
+	// persist step.
+	ArtifactID string          `json:"artifact_id,omitempty"`
 	Data       json.RawMessage `json:"data,omitempty"`
 	Staged     bool            `json:"staged,omitempty"`
 	// TimedOut reports that the task's timeout stopped the run; Data holds

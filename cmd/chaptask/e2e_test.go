@@ -531,6 +531,7 @@ func testWait(t *testing.T, s *service) {
 	if j.Status != "completed" || j.ArtifactID == nil {
 		t.Errorf("after ?wait=30s: %+v", j)
 	}
+	s.recordHistory(t, jobID, "completed_shell_stored_by_run_step.json")
 
 	long := s.execute(t, s.createTask(t, map[string]any{"command": "sleep 300"}))
 	s.waitStatus(t, long, "running")

@@ -55,7 +55,8 @@ func (s *service) runHistory(t *testing.T, jobID string) runStep {
 }
 
 // recordHistoryEnv names a directory to which tests write the histories of
-// jobs that workflows/testdata lacks, for the replay test:
+// jobs that workflows/testdata lacks, for the replay test (files of earlier
+// workflow shapes stay; a new shape gets a new name):
 // CHAPTASK_RECORD_HISTORIES=$PWD/workflows/testdata go test ./cmd/chaptask -run 'TestEndToEnd/sqlite/shell_timeout'
 const recordHistoryEnv = "CHAPTASK_RECORD_HISTORIES"
 
@@ -175,7 +176,7 @@ func testTimeout(t *testing.T, s *service) {
 		t.Errorf("snapshot: %v", snap)
 	}
 
-	s.recordHistory(t, jobID, "timed_out_shell.json")
+	s.recordHistory(t, jobID, "timed_out_shell_stored_by_run_step.json")
 	step := s.runHistory(t, jobID)
 	step.ranOnce(t)
 	if p := step.policy; p.GetMaximumAttempts() != 3 || p.GetInitialInterval().AsDuration() != 500*time.Millisecond ||

@@ -9,8 +9,8 @@ import (
 )
 
 // TestRunOverrides: $execute's body changes parameters and the timeout for
-// one job; the snapshot in the artifact shows what ran; the task stays as
-// it was; bad bodies start nothing.
+// one job; the snapshot in the artifact shows what ran and a rerun runs it
+// again; the task stays as it was; bad bodies start nothing.
 func TestRunOverrides(t *testing.T) {
 	for _, dialect := range dbtest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
@@ -27,6 +27,12 @@ func TestRunOverrides(t *testing.T) {
 			}
 			if params, _ := json.Marshal(a["task"].(map[string]any)["parameters"]); string(params) != `{"a":10,"b":1}` {
 				t.Errorf("snapshot parameters = %s, want the merged ones", params)
+			}
+			// A rerun repeats what ran, overrides included.
+			rerun := s.waitStatus(t, s.rerun(t, j.ID), "completed")
+			ra := s.do(t, "GET", "/api/v1/artifacts/"+*rerun.ArtifactID, nil).object(t)["data"].(map[string]any)
+			if ra["result"].(map[string]any)["result"] != 11.0 {
+				t.Errorf("rerun of the overridden job: result %v, want 11", ra["result"])
 			}
 			task := s.do(t, "GET", "/api/v1/tasks/"+sum, nil).object(t)
 			if params, _ := json.Marshal(task["parameters"]); string(params) != `{"a":10,"b":32}` {
