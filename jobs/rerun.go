@@ -21,8 +21,8 @@ const localActivityMarker = "LocalActivity"
 // Snapshot returns the task snapshot job id ran (or is running), read from
 // its history: the snapshot the job was started with, else the result of
 // its snapshot step (either with the job's overrides applied), else the
-// input of its run step. A job that never got a
-// snapshot answers ErrNoSnapshot.
+// input of its run step. A job that never got a snapshot answers
+// ErrNoSnapshot.
 func (s *Service) Snapshot(ctx context.Context, id string) (*workflows.TaskSnapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()

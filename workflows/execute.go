@@ -30,8 +30,9 @@ const (
 
 // ExecuteTask is the job workflow: snapshot the task (unless the input
 // brings the snapshot), run it and store the artifact (the persist step only
-// when the run step could not store it). A command's own failure is an ordinary result recorded in the
-// artifact; the workflow fails only when the job could not be carried out.
+// when the run step could not store it). A command's own failure is an
+// ordinary result recorded in the artifact; the workflow fails only when the
+// job could not be carried out.
 func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// Database steps retry until the database is back; only a task that no
 	// longer exists is final.
