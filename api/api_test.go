@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +108,35 @@ func expect(t *testing.T, res response, status int, problemType string) {
 	}
 	if int(p["status"].(float64)) != status {
 		t.Fatalf("problem status = %v, want %d", p["status"], status)
+	}
+	if status == http.StatusUnprocessableEntity {
+		checkFastAPIDetail(t, res.Body)
+	}
+}
+
+// checkFastAPIDetail fails unless a 422's detail is FastAPI's list of
+// {"loc", "msg", "type"}, which chapkit clients index as
+// body["detail"][0]["loc"].
+func checkFastAPIDetail(t *testing.T, body []byte) {
+	t.Helper()
+	var p struct {
+		Detail []map[string]json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil || len(p.Detail) == 0 {
+		t.Fatalf("422 detail is not a non-empty list (%v): %s", err, body)
+	}
+	for _, e := range p.Detail {
+		var loc []string
+		var msg, typ string
+		if len(e) != 3 || json.Unmarshal(e["loc"], &loc) != nil || json.Unmarshal(e["msg"], &msg) != nil ||
+			json.Unmarshal(e["type"], &typ) != nil || len(loc) == 0 || msg == "" || typ == "" {
+			t.Fatalf("422 detail entry %v is not {loc: [...], msg, type}: %s", e, body)
+		}
+		switch loc[0] {
+		case "body", "query", "path", "header":
+		default:
+			t.Fatalf("422 detail loc %v starts with %q: %s", loc, loc[0], body)
+		}
 	}
 }
 
@@ -236,10 +266,15 @@ func TestTaskLimits(t *testing.T) {
 
 		res = c.do("POST", "/api/v1/tasks", `{"command": "x", "retry_policy": {"max_attempts": 0, "backoff_coefficient": "2", "colour": "red"}}`)
 		expect(t, res, 422, "validation-failed")
-		detail, _ := res.object(t)["detail"].(string)
-		for _, name := range []string{"retry_policy.max_attempts", "retry_policy.backoff_coefficient", "retry_policy.colour"} {
-			if !strings.Contains(detail, name) {
-				t.Errorf("detail %q does not name %s", detail, name)
+		var p struct{ Detail []struct{ Loc []string } }
+		res.json(t, &p)
+		var named []string
+		for _, e := range p.Detail {
+			named = append(named, strings.Join(e.Loc, "."))
+		}
+		for _, name := range []string{"body.retry_policy.max_attempts", "body.retry_policy.backoff_coefficient", "body.retry_policy.colour"} {
+			if !slices.Contains(named, name) {
+				t.Errorf("detail %v does not name %s", named, name)
 			}
 		}
 	})
@@ -336,16 +371,19 @@ func TestTaskValidation(t *testing.T) {
 					expect(t, res, tc.status, tc.typ)
 					if len(tc.fields) > 0 {
 						var p struct {
-							Detail string
+							Detail []struct{ Loc []string }
 							Errors []struct{ Loc []string }
 						}
 						res.json(t, &p)
 						for _, f := range tc.fields {
-							found := false
-							for _, e := range p.Errors {
+							found, listed := false, false
+							for _, e := range p.Detail {
 								found = found || (len(e.Loc) >= 2 && e.Loc[1] == f)
 							}
-							if !found || !strings.Contains(p.Detail, f) {
+							for _, e := range p.Errors {
+								listed = listed || (len(e.Loc) >= 2 && e.Loc[1] == f)
+							}
+							if !found || !listed {
 								t.Errorf("%s: error does not name %q: %s", method, f, res.Body)
 							}
 						}
@@ -594,4 +632,77 @@ func TestFunctionsWithoutRegistry(t *testing.T) {
 			t.Errorf("functions = %s", res.Body)
 		}
 	})
+}
+
+// TestValidationDetailChapkit: the seed's own example. POST /api/v1/tasks
+// with {} answers exactly FastAPI's detail list.
+func TestValidationDetailChapkit(t *testing.T) {
+	c := newAPI(t, dbtest.Open(t, "sqlite"))
+	res := c.do("POST", "/api/v1/tasks", `{}`)
+	expect(t, res, http.StatusUnprocessableEntity, "validation-failed")
+	var p struct {
+		Detail json.RawMessage `json:"detail"`
+	}
+	res.json(t, &p)
+	want := `[{"loc":["body","command"],"msg":"field required","type":"value_error.missing"}]`
+	if string(p.Detail) != want {
+		t.Errorf("detail = %s, want %s", p.Detail, want)
+	}
+	// Query parameters, artifacts included, answer the same shape.
+	for _, path := range []string{"/api/v1/tasks?enabled=maybe", "/api/v1/tasks?page=0&size=3", "/api/v1/artifacts?task_id=nope"} {
+		res := c.do("GET", path, nil)
+		expect(t, res, http.StatusUnprocessableEntity, "validation-failed")
+		var q struct {
+			Detail []struct{ Loc []string }
+		}
+		res.json(t, &q)
+		if q.Detail[0].Loc[0] != "query" {
+			t.Errorf("%s: detail %v does not locate the query", path, q.Detail)
+		}
+	}
+}
+
+// TestTrailingSlashRedirect: like FastAPI, a path that differs from a route
+// by one trailing slash is redirected (307, query kept); others stay 404.
+func TestTrailingSlashRedirect(t *testing.T) {
+	c := newAPI(t, dbtest.Open(t, "sqlite"))
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	id := c.createTask(map[string]any{"command": "echo slash"})["id"].(string)
+	for _, tc := range []struct{ method, path, location string }{
+		{"GET", "/api/v1/tasks/", "/api/v1/tasks"},
+		{"GET", "/api/v1/tasks/?enabled=true&page=1&size=10", "/api/v1/tasks?enabled=true&page=1&size=10"},
+		{"POST", "/api/v1/tasks/", "/api/v1/tasks"},
+		{"GET", "/api/v1/jobs/?status_filter=completed", "/api/v1/jobs?status_filter=completed"},
+		{"GET", "/api/v1/artifacts/", "/api/v1/artifacts"},
+		{"GET", "/api/v1/functions/", "/api/v1/functions"},
+		{"GET", "/api/v1/tasks/" + id + "/", "/api/v1/tasks/" + id},
+		{"GET", "/api/v1/tasks/" + id + "/$schedules/", "/api/v1/tasks/" + id + "/$schedules"},
+		{"GET", "/health/", "/health"},
+	} {
+		req, err := http.NewRequest(tc.method, c.base+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusTemporaryRedirect || res.Header.Get("Location") != tc.location {
+			t.Errorf("%s %s: %d Location %q, want 307 %q", tc.method, tc.path, res.StatusCode, res.Header.Get("Location"), tc.location)
+		}
+	}
+	for _, path := range []string{"/api/v1/nothing/", "/api/v1/tasks/" + id + "/$nothing/"} {
+		expect(t, c.do("GET", path, nil), http.StatusNotFound, "not-found")
+	}
+	// A client that follows redirects gets the list, and a POST still
+	// creates (307 keeps the method and body).
+	var list []map[string]any
+	res := c.do("GET", "/api/v1/tasks/", nil)
+	expect(t, res, http.StatusOK, "")
+	res.json(t, &list)
+	if len(list) != 1 {
+		t.Errorf("GET /api/v1/tasks/ followed: %s", res.Body)
+	}
+	expect(t, c.do("POST", "/api/v1/tasks/", `{"command": "echo followed"}`), http.StatusCreated, "")
 }

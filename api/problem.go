@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,23 @@ type problem struct {
 	Detail   string       `json:"detail"`
 	Instance string       `json:"instance"`
 	Errors   []fieldError `json:"errors,omitempty"`
+}
+
+// MarshalJSON writes a validation problem's detail as the list of bad
+// fields, FastAPI's shape: chapkit clients read body["detail"][0]["loc"].
+// RFC 9457 tells problem-aware clients to ignore a member of an unexpected
+// type, so nothing else changes. Errors keeps the same list for clients of
+// earlier chaptask versions; Detail, the one-line summary, stays the error
+// text for logs.
+func (p problem) MarshalJSON() ([]byte, error) {
+	type plain problem // without this method
+	if len(p.Errors) == 0 {
+		return json.Marshal(plain(p))
+	}
+	return json.Marshal(struct {
+		plain
+		Detail []fieldError `json:"detail"`
+	}{plain(p), p.Errors})
 }
 
 func (p *problem) Error() string { return p.Detail }

@@ -58,9 +58,9 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 
 	r.Handle("/api/v1/functions", handleFunctionList(cfg.Registry)).Methods(http.MethodGet)
 
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.NotFoundHandler = redirectTrailingSlash(r, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, log, notFound("no route for %s %s", req.Method, truncate(req.URL.Path, maxEcho)))
-	})
+	}))
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
 			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))

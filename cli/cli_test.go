@@ -174,3 +174,24 @@ func TestAPIKeyAndProblem(t *testing.T) {
 		t.Errorf("with CHAPTASK_API_KEY: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestValidationProblemDetail: a 422's detail is FastAPI's list of fields
+// (chapkit's shape); the client names each field with its message.
+func TestValidationProblemDetail(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		io.WriteString(w, `{"type":"urn:chapkit:error:validation-failed","title":"Validation Failed","status":422,`+
+			`"detail":[{"loc":["body","command"],"msg":"field required","type":"value_error.missing"},`+
+			`{"loc":["body","retry_policy","max_attempts"],"msg":"must be between 1 and 100","type":"value_error.number"}]}`)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"chaptask-cli", "tasks", "list"}, func(k string) string {
+		return map[string]string{"CHAPTASK_URL": srv.URL}[k]
+	}, nil, &stdout, &stderr)
+	want := "error: Validation Failed: command: field required; retry_policy.max_attempts: must be between 1 and 100\n"
+	if code != ExitAPI || stderr.String() != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, stderr.String(), want)
+	}
+}

@@ -67,12 +67,40 @@ func (e *apiError) Error() string {
 	return e.Title + ": " + e.Detail
 }
 
-// problemDoc is the part of an RFC 9457 document the client shows.
+// problemDoc is the part of an RFC 9457 document the client shows. Detail
+// is a string, or for a 422 FastAPI's list of invalid fields.
 type problemDoc struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
+	Type   string          `json:"type"`
+	Title  string          `json:"title"`
+	Status int             `json:"status"`
+	Detail json.RawMessage `json:"detail"`
+}
+
+// detailText renders a problem's detail: the string as it is, a list of
+// invalid fields as "name: msg; name: msg" (a nested field by its path).
+func detailText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var fields []struct {
+		Loc []any  `json:"loc"`
+		Msg string `json:"msg"`
+	}
+	if json.Unmarshal(raw, &fields) != nil {
+		return ""
+	}
+	parts := make([]string, 0, len(fields))
+	for _, f := range fields {
+		name := make([]string, 0, len(f.Loc))
+		for i, l := range f.Loc {
+			if i > 0 || len(f.Loc) == 1 { // leave out "body", "query": the field says enough
+				name = append(name, fmt.Sprint(l))
+			}
+		}
+		parts = append(parts, strings.Join(name, ".")+": "+f.Msg)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // request sends a request with an optional JSON body.
@@ -144,11 +172,11 @@ func (c *client) get(ctx context.Context, path string, v any) (json.RawMessage, 
 func responseError(res *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	var p problemDoc
-	if json.Unmarshal(raw, &p) == nil && (p.Title != "" || p.Detail != "") {
+	if json.Unmarshal(raw, &p) == nil && (p.Title != "" || detailText(p.Detail) != "") {
 		if p.Title == "" {
 			p.Title = http.StatusText(res.StatusCode)
 		}
-		return &apiError{Status: res.StatusCode, Title: p.Title, Detail: p.Detail, Type: p.Type}
+		return &apiError{Status: res.StatusCode, Title: p.Title, Detail: detailText(p.Detail), Type: p.Type}
 	}
 	// Not ours (a proxy, another service on the port): show a little of it.
 	detail := strings.TrimSpace(string(raw))

@@ -185,6 +185,7 @@ func testIdempotencyKeyValidation(t *testing.T, s *service) {
 			t.Errorf("%s key: %d %s", name, r.status, r.body)
 			continue
 		}
+		s.want(t, r, 422) // FastAPI's detail list
 		var p struct {
 			Type   string
 			Errors []struct{ Loc []string }
@@ -352,6 +353,7 @@ func testBulkCancelValidation(t *testing.T, s *service) {
 			t.Errorf("%s: %d %s", name, r.status, r.body)
 			continue
 		}
+		s.want(t, r, 422) // FastAPI's detail list
 		var p struct{ Errors []struct{ Loc []string } }
 		r.decode(t, &p)
 		named := false

@@ -116,7 +116,9 @@ func testScheduleValidation(t *testing.T, s *service) {
 		r := s.do(t, "POST", "/api/v1/tasks/"+task+"/$schedule", tc.body)
 		if r.status != 422 || !strings.Contains(string(r.body), `"`+tc.field+`"`) {
 			t.Errorf("%v: %d %s, want 422 naming %s", tc.body, r.status, r.body, tc.field)
+			continue
 		}
+		s.want(t, r, 422) // FastAPI's detail list
 	}
 	if r := s.do(t, "POST", "/api/v1/tasks/"+task+"/$schedule", nil); r.status != 400 {
 		t.Errorf("no body: %d %s", r.status, r.body)
@@ -157,6 +159,8 @@ func testScheduleValidation(t *testing.T, s *service) {
 	for _, body := range []map[string]any{{"interval_seconds": -1}, {"overlap": 1}, {"cron": "0 2 * * *", "run_at": future}, {"pause": true}} {
 		if r := s.do(t, "PATCH", "/api/v1/schedules/"+sch.ID, body); r.status != 422 {
 			t.Errorf("PATCH %v: %d %s", body, r.status, r.body)
+		} else {
+			s.want(t, r, 422) // FastAPI's detail list
 		}
 	}
 	if got := s.schedule(t, sch.ID); got.IntervalSeconds == nil || *got.IntervalSeconds != 3600 || !got.Paused || got.Overlap != "skip" {

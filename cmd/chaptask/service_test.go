@@ -214,6 +214,19 @@ func (s *service) want(t *testing.T, r reply, status int) {
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
 	}
+	if status == 422 {
+		// chapkit clients read FastAPI's list: body["detail"][0]["loc"].
+		var p struct {
+			Detail []struct {
+				Loc  []string `json:"loc"`
+				Msg  string   `json:"msg"`
+				Type string   `json:"type"`
+			} `json:"detail"`
+		}
+		if err := json.Unmarshal(r.body, &p); err != nil || len(p.Detail) == 0 || len(p.Detail[0].Loc) == 0 || p.Detail[0].Msg == "" || p.Detail[0].Type == "" {
+			t.Fatalf("422 detail is not FastAPI's list (%v): %s", err, r.body)
+		}
+	}
 }
 
 func (s *service) createTask(t *testing.T, body map[string]any) string {
