@@ -80,7 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.EmbeddedUIAddr, "embedded-ui-addr", env("CHAPTASK_EMBEDDED_UI_ADDR", "127.0.0.1:8233"), "Temporal Web UI address of the embedded server; empty disables it (CHAPTASK_EMBEDDED_UI_ADDR)")
 	fs.StringVar(&retention, "embedded-retention", env("CHAPTASK_EMBEDDED_RETENTION", "720h"), "how long the embedded server keeps finished jobs (CHAPTASK_EMBEDDED_RETENTION)")
 	fs.StringVar(&c.TaskQueue, "task-queue", env("CHAPTASK_TASK_QUEUE", "chaptask"), "Temporal task queue of jobs (CHAPTASK_TASK_QUEUE)")
-	fs.StringVar(&maxConc, "max-concurrency", env("CHAPTASK_MAX_CONCURRENCY", strconv.Itoa(runtime.NumCPU())), "jobs run at once per worker (CHAPTASK_MAX_CONCURRENCY)")
+	fs.StringVar(&maxConc, "max-concurrency", env("CHAPTASK_MAX_CONCURRENCY", strconv.Itoa(defaultMaxConcurrency())), "jobs run at once per worker (CHAPTASK_MAX_CONCURRENCY)")
 	fs.StringVar(&maxOut, "max-output-bytes", env("CHAPTASK_MAX_OUTPUT_BYTES", strconv.Itoa(4<<20)), "bytes of stdout and of stderr kept per job (CHAPTASK_MAX_OUTPUT_BYTES)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("CHAPTASK_PPROF_ADDR", ""), "serve net/http/pprof on this address for profiling; empty disables it (CHAPTASK_PPROF_ADDR)")
 	// No flag for the keys themselves: a flag would show them in every
@@ -166,4 +166,13 @@ func uiDisabled(addr string) bool {
 		return true
 	}
 	return false
+}
+
+// minDefaultConcurrency is chapkit's default max_concurrency: users of its
+// guide expect three jobs to run at once even on a two-core machine.
+const minDefaultConcurrency = 3
+
+// defaultMaxConcurrency is the number of CPUs, but never below chapkit's 3.
+func defaultMaxConcurrency() int {
+	return max(minDefaultConcurrency, runtime.NumCPU())
 }

@@ -221,7 +221,7 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 	opts := client.Options{
 		HostPort:       addr,
 		Namespace:      cfg.TemporalNamespace,
-		Logger:         sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		Logger:         sdklog.NewStructuredLogger(slog.New(quietCancels{logger.Handler()}).With("component", "temporal-sdk")),
 		MetricsHandler: sdkMetrics,
 	}
 	if cfg.TemporalAddress == "" {
@@ -324,16 +324,28 @@ func prepareTasks(ctx context.Context, cfg config, bdb *bun.DB, reg *registry.Re
 	if err != nil {
 		return err
 	}
-	if len(orphans) > 0 {
-		ids := make([]string, len(orphans))
-		names := make([]string, len(orphans))
-		for i, t := range orphans {
-			ids[i], names[i] = t.ID, t.Command
-		}
-		logger.Warn("disabled orphaned function tasks: their functions are not registered",
-			"count", len(orphans), "task_ids", ids, "commands", names)
-	}
+	logOrphans(logger, orphans)
 	return nil
+}
+
+// logOrphans reports disabled orphan tasks in chapkit's three parts, so what
+// watches chapkit's log finds the same lines: a warning with the count, ids
+// and commands, one line per task, and the total.
+func logOrphans(logger *slog.Logger, orphans []db.Task) {
+	if len(orphans) == 0 {
+		return
+	}
+	ids := make([]string, len(orphans))
+	names := make([]string, len(orphans))
+	for i, t := range orphans {
+		ids[i], names[i] = t.ID, t.Command
+	}
+	logger.Warn("Found orphaned Python tasks - disabling them", "count", len(orphans), "task_ids", ids, "commands", names)
+	for _, t := range orphans {
+		logger.Info(fmt.Sprintf("Disabling orphaned task %s: function '%s' not found in registry", t.ID, t.Command),
+			"task_id", t.ID, "command", t.Command)
+	}
+	logger.Warn(fmt.Sprintf("Disabled %d orphaned Python task(s)", len(orphans)), "count", len(orphans))
 }
 
 // serveHTTP serves handler on addr until ctx ends, then lets in-flight

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The client is exercised end to end against the real service in
@@ -193,5 +194,26 @@ func TestValidationProblemDetail(t *testing.T) {
 	want := "error: Validation Failed: command: field required; retry_policy.max_attempts: must be between 1 and 100\n"
 	if code != ExitAPI || stderr.String() != want {
 		t.Errorf("exit %d, stderr %q, want %q", code, stderr.String(), want)
+	}
+}
+
+// TestProgressElapsedIsTheJobs: a job watched after it ended reports how
+// long the job took (submitted to finished), not how long the watch waited.
+func TestProgressElapsedIsTheJobs(t *testing.T) {
+	submitted := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	finished := submitted.Add(533 * time.Millisecond)
+	ended := job{Status: statusCanceled, SubmittedAt: submitted, FinishedAt: &finished}
+	for _, tty := range []bool{false, true} {
+		var buf bytes.Buffer
+		p := (&env{stderr: &buf, tty: tty}).newProgress("J1")
+		p.update(&ended)
+		p.finish(&ended)
+		want := "job J1: canceled after 533ms\n"
+		if tty {
+			want = "job J1 canceled after 533ms\n"
+		}
+		if !strings.HasSuffix(buf.String(), want) {
+			t.Errorf("tty=%v: %q, want it to end with %q", tty, buf.String(), want)
+		}
 	}
 }

@@ -69,7 +69,7 @@ func (p *progress) update(j *job) {
 		return
 	}
 	if j.terminal() {
-		text += " after " + duration(time.Since(p.start))
+		text += " after " + p.elapsed(j)
 	}
 	fmt.Fprintf(p.w, "job %s: %s\n", p.id, text)
 }
@@ -115,6 +115,16 @@ func (p *progress) finish(j *job) {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
 	if j != nil && j.terminal() {
-		fmt.Fprintf(p.w, "job %s %s after %s\n", p.id, j.Status, duration(time.Since(p.start)))
+		fmt.Fprintf(p.w, "job %s %s after %s\n", p.id, j.Status, p.elapsed(j))
 	}
+}
+
+// elapsed is how long the finished job j took from its submission to its
+// end, by the server's clock; a watch begun late must not report only the
+// time it waited itself. Without those times, the time waited.
+func (p *progress) elapsed(j *job) string {
+	if j.FinishedAt != nil && !j.SubmittedAt.IsZero() && !j.FinishedAt.Before(j.SubmittedAt) {
+		return duration(j.FinishedAt.Sub(j.SubmittedAt))
+	}
+	return duration(time.Since(p.start))
 }

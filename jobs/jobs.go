@@ -323,6 +323,12 @@ const runScheduledHistoryLength = 6
 // fillFromHistory reads what visibility does not keep from the job's
 // history: when its run step started, and why it failed.
 func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
+	runScheduled := false
+	defer func() {
+		if job.StartedAt == nil && runScheduled && !job.partial {
+			s.fillFromPendingRun(ctx, job)
+		}
+	}()
 	iter := s.client.GetWorkflowHistory(ctx, job.ID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()
@@ -330,6 +336,9 @@ func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 			s.logger.WarnContext(ctx, "read job history", "job_id", job.ID, "task_id", job.TaskID, "error", err)
 			job.partial = true
 			return
+		}
+		if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == workflows.RunTaskActivity {
+			runScheduled = true
 		}
 		if ev.GetActivityTaskStartedEventAttributes() != nil && job.StartedAt == nil {
 			started := micro(ev.GetEventTime().AsTime())
@@ -347,6 +356,24 @@ func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 		}
 		if ev.GetWorkflowExecutionTimedOutEventAttributes() != nil {
 			setError(job, "timed out", "")
+		}
+	}
+}
+
+// fillFromPendingRun reads the run step's start from Temporal's description
+// of the job. History writes an activity's started event only when the
+// attempt ends, so a job terminated (or timed out) while its command ran has
+// none, yet the description still holds the attempt's start.
+func (s *Service) fillFromPendingRun(ctx context.Context, job *Job) {
+	desc, err := s.client.DescribeWorkflowExecution(ctx, job.ID, job.runID)
+	if err != nil {
+		s.logger.WarnContext(ctx, "describe job for its run start", "job_id", job.ID, "task_id", job.TaskID, "error", err)
+		return
+	}
+	for _, pa := range desc.GetPendingActivities() {
+		if pa.GetActivityType().GetName() == workflows.RunTaskActivity && pa.GetLastStartedTime() != nil {
+			started := micro(pa.GetLastStartedTime().AsTime())
+			job.StartedAt = &started
 		}
 	}
 }

@@ -64,9 +64,14 @@ type ScheduleSpec struct {
 
 // ScheduleRun is one run a schedule started.
 type ScheduleRun struct {
-	JobID       string    `json:"job_id"`
+	JobID string `json:"job_id"`
+	// ScheduledAt is the nominal time the spec named for the run.
 	ScheduledAt time.Time `json:"scheduled_at"`
-	StartedAt   time.Time `json:"started_at"`
+	// StartedAt is when the schedule started the job: the job's
+	// submitted_at, read from the job itself.
+	StartedAt time.Time `json:"started_at"`
+
+	runID string // the job's first run, for describing it
 }
 
 // Schedule is a schedule as the API shows it.
@@ -182,10 +187,37 @@ func (s *Service) CreateSchedule(ctx context.Context, task *db.Task, spec Schedu
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	if _, err := s.client.ScheduleClient().Create(cctx, opts); err != nil {
+	handle, err := s.client.ScheduleClient().Create(cctx, opts)
+	if err != nil {
 		return nil, s.scheduleError(err, specField(spec), "create schedule for task %s", task.ID)
 	}
+	if spec.Cron != "" {
+		if err := s.refuseNeverFiring(ctx, id); err != nil {
+			// Nothing can have run: the schedule has no time to fire at.
+			if derr := handle.Delete(cctx); derr != nil {
+				return nil, s.scheduleError(derr, "", "delete schedule %s that never fires", id)
+			}
+			return nil, err
+		}
+	}
 	return s.GetSchedule(ctx, id)
+}
+
+// refuseNeverFiring is an InvalidScheduleError when Temporal finds no future
+// time for the schedule's cron expression, such as "0 0 31 2 *" (February
+// has no 31st): Temporal accepts those and would keep them forever with
+// next_run_at null. It counts paused schedules too.
+func (s *Service) refuseNeverFiring(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	desc, err := s.client.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+	if err != nil {
+		return s.scheduleError(err, "", "describe schedule %s", id)
+	}
+	if len(desc.Info.NextActionTimes) == 0 {
+		return &InvalidScheduleError{Field: "cron", Message: "never fires: no future time matches the expression"}
+	}
+	return nil
 }
 
 // scheduleError classifies a Temporal error about a schedule: a spec it
@@ -214,7 +246,24 @@ func (s *Service) GetSchedule(ctx context.Context, id string) (*Schedule, error)
 	if !ok {
 		return nil, ErrScheduleNotFound // another schedule sharing the namespace
 	}
+	s.runStarts(ctx, sch.RecentRuns)
 	return sch, nil
+}
+
+// runStarts sets each run's start to its job's submitted_at. The scheduler
+// records its own clock reading a moment before it starts the job, so
+// without this one run would show two different start times. A job that
+// cannot be described (deleted since) keeps the scheduler's time.
+func (s *Service) runStarts(ctx context.Context, runs []ScheduleRun) {
+	for i := range runs {
+		desc, err := s.client.DescribeWorkflowExecution(ctx, runs[i].JobID, runs[i].runID)
+		if err != nil {
+			continue
+		}
+		if st := desc.GetWorkflowExecutionInfo().GetStartTime(); st != nil {
+			runs[i].StartedAt = micro(st.AsTime())
+		}
+	}
 }
 
 // scheduleFromDescription reads a schedule of ours; ok is false for any
@@ -232,7 +281,9 @@ func scheduleFromDescription(id string, desc *client.ScheduleDescription) (*Sche
 		CreatedAt:  micro(desc.Info.CreatedAt),
 		UpdatedAt:  micro(desc.Info.CreatedAt),
 	}
-	if !desc.Info.LastUpdateAt.IsZero() {
+	// A schedule never updated has no update time, which the SDK turns into
+	// the Unix epoch rather than a zero time.
+	if desc.Info.LastUpdateAt.After(desc.Info.CreatedAt) {
 		sch.UpdatedAt = micro(desc.Info.LastUpdateAt)
 	}
 	if p := desc.Schedule.Policy; p != nil {
@@ -257,7 +308,8 @@ func scheduleFromDescription(id string, desc *client.ScheduleDescription) (*Sche
 		sch.RecentRuns = append(sch.RecentRuns, ScheduleRun{
 			JobID:       a.StartWorkflowResult.WorkflowID,
 			ScheduledAt: micro(a.ScheduleTime),
-			StartedAt:   micro(a.ActualTime),
+			StartedAt:   micro(a.ActualTime), // until runStarts reads the job's
+			runID:       a.StartWorkflowResult.FirstExecutionRunID,
 		})
 	}
 	return sch, true
@@ -401,7 +453,9 @@ func (s *Service) updateSchedule(ctx context.Context, id string, change Schedule
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	err := s.client.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
+	handle := s.client.ScheduleClient().GetHandle(ctx, id)
+	var before client.Schedule // as it was, to undo a spec that never fires
+	err := handle.Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			sch := in.Description.Schedule
 			if err := ours(id, sch.Action); err != nil {
@@ -413,6 +467,8 @@ func (s *Service) updateSchedule(ctx context.Context, id string, change Schedule
 			if sch.State == nil {
 				sch.State = &client.ScheduleState{}
 			}
+			before = sch
+			before.State, before.Policy = new(*sch.State), new(*sch.Policy)
 			if change.Spec != nil {
 				sch.Spec = &spec
 				sch.State.LimitedActions = !change.Spec.RunAt.IsZero()
@@ -437,7 +493,26 @@ func (s *Service) updateSchedule(ctx context.Context, id string, change Schedule
 		}
 		return s.scheduleError(err, field, "update schedule %s", id)
 	}
-	return nil
+	if change.Spec == nil || change.Spec.Cron == "" {
+		return nil
+	}
+	refused := s.refuseNeverFiring(ctx, id)
+	if refused == nil {
+		return nil
+	}
+	// Put the old spec back; the new one cannot have fired.
+	err = handle.Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			sch := in.Description.Schedule
+			sch.Spec, sch.Policy, sch.State = before.Spec, before.Policy, before.State
+			reencodeArgs(sch.Action)
+			return &client.ScheduleUpdate{Schedule: &sch}, nil
+		},
+	})
+	if err != nil {
+		return s.scheduleError(err, "", "restore schedule %s after a spec that never fires", id)
+	}
+	return refused
 }
 
 // ours refuses to touch a schedule chaptask did not create.

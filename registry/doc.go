@@ -75,9 +75,14 @@
 // Call returns a Result holding either the JSON value or an *Error with a
 // Type, a Message and a Traceback, the shape chapkit stores in artifacts:
 //
-//   - LookupError: no function is registered under the name;
+//   - ValueError, in chapkit's words: no function is registered under the
+//     name ("Python function 'x' not found in registry"), or a required
+//     parameter is missing ("Missing required parameter 'b' for task
+//     function. Parameter is not injectable and not provided in
+//     task.parameters.", the first one in declaration order);
 //   - TypeError: the parameters are not a JSON object (or null), name an
-//     unknown parameter, lack a required one, or hold a value of the wrong
+//     unknown parameter (Python's "f() got an unexpected keyword argument
+//     'x'", the first name in sorted order), or hold a value of the wrong
 //     JSON type; also a result that encoding/json cannot marshal;
 //   - Panic: the function panicked; the message is the panic value and the
 //     traceback the goroutine's stack. The panic does not propagate;

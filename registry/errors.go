@@ -5,19 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strings"
 )
 
 // Error types produced by the registry itself, as found in Error.Type.
 // Functions name their own types with NewError or Errorf.
 const (
-	// LookupError is the type of the error for a name that is not registered.
-	LookupError = "LookupError"
-	// TypeError is the type of every parameter binding error (parameters
-	// not an object, unknown, missing or mistyped parameters) and of a
-	// result that cannot be marshalled to JSON.
+	// ValueError is the type chapkit gives the error for a name that is not
+	// registered ("Python function 'x' not found in registry") and for a
+	// missing required parameter.
+	ValueError = "ValueError"
+	// TypeError is the type of the other parameter binding errors
+	// (parameters not an object, an unknown or a mistyped parameter) and of
+	// a result that cannot be marshalled to JSON.
 	TypeError = "TypeError"
 	// Panic is the type of the error for a function that panicked.
 	Panic = "Panic"
@@ -192,7 +197,7 @@ func fromPanic(function, goName string, value any, stack []byte) *Error {
 	message := fmt.Sprint(value) // fmt survives a panicking Error or String method
 	var b strings.Builder
 	writeHeader(&b, function, goName)
-	fmt.Fprintf(&b, "panic: %s\n\n%s", message, stack)
+	fmt.Fprintf(&b, "panic: %s\n\n%s", message, trimStackPaths(stack))
 	if len(stack) > 0 && stack[len(stack)-1] != '\n' {
 		b.WriteByte('\n')
 	}
@@ -226,7 +231,7 @@ func writeFrames(b *strings.Builder, pcs []uintptr) {
 			strings.HasPrefix(f.Function, "reflect.") ||
 			strings.HasPrefix(f.Function, pkgPrefix)
 		if !skip && f.Function != "" {
-			lines = append(lines, fmt.Sprintf("  File %q, line %d, in %s\n", f.File, f.Line, f.Function))
+			lines = append(lines, fmt.Sprintf("  File %q, line %d, in %s\n", sourcePath(f.Function, f.File), f.Line, f.Function))
 		}
 		if !more {
 			break
@@ -250,4 +255,66 @@ func writeChain(b *strings.Builder, err error, depth int) {
 			writeChain(b, next, depth+1)
 		}
 	}
+}
+
+// sourcePath names a frame's file the way "go build -trimpath" would, by
+// its package's import path (runtime/panic.go,
+// github.com/chaptask/chaptask/cmd/chaptask/functions.go), so a traceback
+// never shows the directory of the machine that built the binary.
+func sourcePath(function, file string) string {
+	pkg := packagePath(function)
+	if pkg == "" || file == "" {
+		return file
+	}
+	if pkg == "main" {
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Path != "" {
+			pkg = bi.Path
+		}
+	}
+	return pkg + "/" + path.Base(filepath.ToSlash(file))
+}
+
+// packagePath is the import path in a function's full name:
+// "github.com/a/b.(*T).M" -> "github.com/a/b".
+func packagePath(function string) string {
+	if i := strings.IndexByte(function, '['); i >= 0 { // type arguments
+		function = function[:i]
+	}
+	slash := strings.LastIndexByte(function, '/')
+	dot := strings.IndexByte(function[slash+1:], '.')
+	if dot < 0 {
+		return ""
+	}
+	// An external test package (x_test) lives in x's directory.
+	return strings.TrimSuffix(function[:slash+1+dot], "_test")
+}
+
+// trimStackPaths rewrites the file lines of a goroutine stack from
+// debug.Stack ("\t/abs/dir/file.go:12 +0x1d") with sourcePath, using the
+// function line above each.
+func trimStackPaths(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	for i := 1; i < len(lines); i++ {
+		rest, ok := strings.CutPrefix(lines[i], "\t")
+		if !ok {
+			continue
+		}
+		colon := strings.LastIndex(rest, ".go:")
+		if colon < 0 {
+			continue
+		}
+		fn := strings.TrimPrefix(lines[i-1], "created by ")
+		if in := strings.Index(fn, " in goroutine "); in >= 0 {
+			fn = fn[:in]
+		}
+		if paren := strings.LastIndexByte(fn, '('); paren > 0 {
+			fn = fn[:paren]
+		}
+		if !strings.Contains(fn, ".") {
+			fn = "runtime." + fn // the stack names runtime.gopanic "panic"
+		}
+		file := rest[:colon+len(".go")]
+		lines[i] = "\t" + sourcePath(fn, file) + rest[colon+len(".go"):]
+	}
+	return strings.Join(lines, "\n")
 }

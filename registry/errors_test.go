@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,13 +142,13 @@ func TestTracebackOfRegistryErrors(t *testing.T) {
 		return nil
 	})
 	res := r.Call(t.Context(), "needs", json.RawMessage(`{}`))
-	wantError(t, res, "TypeError", "missing required parameter 'name'")
+	wantError(t, res, "ValueError", "Missing required parameter 'name' for task function. Parameter is not injectable and not provided in task.parameters.")
 	if !strings.HasPrefix(res.Err.Traceback, "Traceback (most recent call last):\n  Function \"needs\"") ||
-		!strings.HasSuffix(res.Err.Traceback, "TypeError: missing required parameter 'name'\n") {
+		!strings.HasSuffix(res.Err.Traceback, "ValueError: Missing required parameter 'name' for task function. Parameter is not injectable and not provided in task.parameters.\n") {
 		t.Errorf("traceback:\n%s", res.Err.Traceback)
 	}
 	res = r.Call(t.Context(), "gone", nil)
-	if want := "Traceback (most recent call last):\n  Function \"gone\"\nLookupError: function 'gone' is not registered\n"; res.Err.Traceback != want {
+	if want := "Traceback (most recent call last):\n  Function \"gone\"\nValueError: Python function 'gone' not found in registry\n"; res.Err.Traceback != want {
 		t.Errorf("traceback = %q, want %q", res.Err.Traceback, want)
 	}
 }
@@ -179,5 +180,31 @@ func TestResultJSON(t *testing.T) {
 	}
 	if string(got.Result) != "null" || got.Error.Type != "ValueError" || got.Error.Message != "no" || got.Error.Traceback == "" {
 		t.Errorf("fail = %s", data)
+	}
+}
+
+// TestTracebackPaths: tracebacks name files by import path, as -trimpath
+// builds do, never by the directory of the machine that built the binary.
+func TestTracebackPaths(t *testing.T) {
+	wd, err := os.Getwd() // this package's source directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(wd) // the module root, /…/chaptask
+	r := registry.New()
+	mustRegister(t, r, "deep", func(context.Context) error { return failDeep() })
+	mustRegister(t, r, "boom", func(context.Context) error { panic("boom") })
+	deep := r.Call(t.Context(), "deep", nil).Err.Traceback
+	if !strings.Contains(deep, `File "github.com/chaptask/chaptask/registry/errors_test.go", line `) {
+		t.Errorf("traceback does not name the file by import path:\n%s", deep)
+	}
+	boom := r.Call(t.Context(), "boom", nil).Err.Traceback
+	if !strings.Contains(boom, "\tgithub.com/chaptask/chaptask/registry/errors_test.go:") || !strings.Contains(boom, "\truntime/panic.go:") {
+		t.Errorf("panic traceback does not name files by import path:\n%s", boom)
+	}
+	for name, tb := range map[string]string{"deep": deep, "boom": boom} {
+		if strings.Contains(tb, root) || (runtime.GOROOT() != "" && strings.Contains(tb, runtime.GOROOT()+"/")) {
+			t.Errorf("%s traceback shows a build directory (%s):\n%s", name, root, tb)
+		}
 	}
 }

@@ -47,7 +47,7 @@ func Example() {
 	fmt.Println(res.Err.Type+":", res.Err.Message)
 	// Output:
 	// {"result":42,"operation":"sum"}
-	// TypeError: missing required parameter 'a'
+	// ValueError: Missing required parameter 'a' for task function. Parameter is not injectable and not provided in task.parameters.
 }
 
 func ExampleRegistry_Register() {
@@ -94,7 +94,7 @@ func ExampleRegistry_Register_withoutParameters() {
 	fmt.Println(reg.Call(context.Background(), "ping", json.RawMessage(`{"x":1}`)).Err.Message)
 	// Output:
 	// {"pong":true}
-	// unknown parameter 'x'
+	// ping() got an unexpected keyword argument 'x'
 }
 
 func ExampleAdd() {

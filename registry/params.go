@@ -354,26 +354,12 @@ func rawKind(raw []byte) string {
 	return "number"
 }
 
-// quoteList renders names as 'a', 'b'.
-func quoteList(names []string) string {
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = "'" + n + "'"
-	}
-	return strings.Join(quoted, ", ")
-}
-
-// plural returns word, with an "s" unless n is 1.
-func plural(word string, n int) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
-}
-
-// checkNames reports parameters the function does not take and required
-// parameters that are absent. p is nil for a function without parameters.
-func checkNames(obj map[string]json.RawMessage, p *paramsPlan) error {
+// checkNames reports, in chapkit's words, the first parameter the function
+// does not take (Python's TypeError for an unexpected keyword argument, the
+// names sorted) or else the first required parameter that is absent
+// (chapkit's ValueError, in declaration order). p is nil for a function
+// without parameters.
+func checkNames(f *function, obj map[string]json.RawMessage, p *paramsPlan) error {
 	var unknown []string
 	for name := range obj {
 		if p == nil {
@@ -384,19 +370,16 @@ func checkNames(obj map[string]json.RawMessage, p *paramsPlan) error {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return fmt.Errorf("unknown %s %s", plural("parameter", len(unknown)), quoteList(unknown))
+		return newError(f.name, f.goName, TypeError, fmt.Sprintf("%s() got an unexpected keyword argument '%s'", f.name, unknown[0]))
 	}
 	if p == nil {
 		return nil
 	}
-	var missing []string
-	for _, f := range p.fields {
-		if _, ok := obj[f.name]; f.required && !ok {
-			missing = append(missing, f.name)
+	for _, field := range p.fields {
+		if _, ok := obj[field.name]; field.required && !ok {
+			return newError(f.name, f.goName, ValueError, fmt.Sprintf(
+				"Missing required parameter '%s' for task function. Parameter is not injectable and not provided in task.parameters.", field.name))
 		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing required %s %s", plural("parameter", len(missing)), quoteList(missing))
 	}
 	return nil
 }

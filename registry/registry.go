@@ -371,10 +371,11 @@ type Result struct {
 // logger for *slog.Logger, a reporter that discards updates for *Progress,
 // and nil for declared types.
 //
-// The errors Call returns have these types: LookupError for an unknown name;
-// TypeError for params that are not an object or do not fit the parameters
-// (unknown, missing or mistyped), and for a result that cannot be marshalled
-// to JSON; Panic when the function panics; for an error the function
+// The errors Call returns have these types, with chapkit's messages where
+// chapkit has one: ValueError for an unknown name and for a missing
+// required parameter; TypeError for params that are not an object, name an
+// unknown parameter or hold a mistyped value, and for a result that cannot
+// be marshalled to JSON; Panic when the function panics; for an error the function
 // returns, the type chosen with NewError or Errorf, else a name derived from
 // the error's Go type (see the package documentation).
 //
@@ -385,7 +386,7 @@ func (r *Registry) Call(ctx context.Context, name string, params json.RawMessage
 	f := r.functions[name]
 	if f == nil {
 		r.mu.RUnlock()
-		return Result{Err: newError(name, "", LookupError, fmt.Sprintf("function '%s' is not registered", name))}
+		return Result{Err: newError(name, "", ValueError, fmt.Sprintf("Python function '%s' not found in registry", name))}
 	}
 	args, err := r.bind(ctx, f, params, values)
 	r.mu.RUnlock()
@@ -411,7 +412,7 @@ func (r *Registry) bind(ctx context.Context, f *function, params json.RawMessage
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNames(obj, f.params); err != nil {
+	if err := checkNames(f, obj, f.params); err != nil {
 		return nil, err
 	}
 	perCall := make([]reflect.Value, 0, len(values))

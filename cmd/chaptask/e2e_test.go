@@ -152,13 +152,20 @@ func testFunctionExamples(t *testing.T, s *service) {
 	if r := fn("calculate_sum", map[string]any{"a": 25, "b": 17})["result"].(map[string]any); r["result"] != 42.0 {
 		t.Errorf("calculate_sum 25+17: %v", r)
 	}
+	// chapkit's exact words (the seed's guide), and Python's for a keyword
+	// the function does not take (the seed's "Wrong - TypeError").
 	missing := fn("calculate_sum", map[string]any{"a": 1})
-	if e, _ := missing["error"].(map[string]any); e["type"] != "TypeError" || !strings.Contains(e["message"].(string), "'b'") {
+	if e, _ := missing["error"].(map[string]any); e["type"] != "ValueError" ||
+		e["message"] != "Missing required parameter 'b' for task function. Parameter is not injectable and not provided in task.parameters." {
 		t.Errorf("missing parameter: %v", missing)
 	}
 	unknown := fn("calculate_sum", map[string]any{"x": 10, "y": 32})
-	if e, _ := unknown["error"].(map[string]any); e == nil || e["type"] != "TypeError" {
+	if e, _ := unknown["error"].(map[string]any); e == nil || e["type"] != "TypeError" || e["message"] != "calculate_sum() got an unexpected keyword argument 'x'" {
 		t.Errorf("wrong parameter names: %v", unknown)
+	}
+	orphan := fn("nonexistent_function", map[string]any{})
+	if e, _ := orphan["error"].(map[string]any); e == nil || e["type"] != "ValueError" || e["message"] != "Python function 'nonexistent_function' not found in registry" {
+		t.Errorf("unregistered function: %v", orphan)
 	}
 	if r := fn("process_data", map[string]any{"input_text": "Hello World", "uppercase": false})["result"].(map[string]any); r["processed"] != "hello world" {
 		t.Errorf("process_data lower: %v", r)

@@ -49,18 +49,18 @@ func TestExampleFunctions(t *testing.T) {
 	}{
 		{name: "sum", function: "calculate_sum", params: `{"a":10,"b":32}`, want: map[string]any{"result": 42.0, "operation": "sum"}},
 		{name: "sum of negatives", function: "calculate_sum", params: `{"a":-10,"b":-32}`, want: map[string]any{"result": -42.0, "operation": "sum"}},
-		{name: "sum missing both", function: "calculate_sum", params: `{}`, errType: "TypeError", errMsg: "missing required parameters 'a', 'b'"},
-		{name: "sum missing b", function: "calculate_sum", params: `{"a":1}`, errType: "TypeError", errMsg: "missing required parameter 'b'"},
-		{name: "sum without parameters", function: "calculate_sum", params: ``, errType: "TypeError", errMsg: "missing required parameters 'a', 'b'"},
+		{name: "sum missing both", function: "calculate_sum", params: `{}`, errType: "ValueError", errMsg: "Missing required parameter 'a' for task function. Parameter is not injectable and not provided in task.parameters."},
+		{name: "sum missing b", function: "calculate_sum", params: `{"a":1}`, errType: "ValueError", errMsg: "Missing required parameter 'b' for task function. Parameter is not injectable and not provided in task.parameters."},
+		{name: "sum without parameters", function: "calculate_sum", params: ``, errType: "ValueError", errMsg: "Missing required parameter 'a' for task function. Parameter is not injectable and not provided in task.parameters."},
 		{name: "sum of a float", function: "calculate_sum", params: `{"a":1.5,"b":1}`, errType: "TypeError", errMsg: "parameter 'a' must be integer, got number 1.5"},
-		{name: "sum unknown parameter", function: "calculate_sum", params: `{"a":1,"b":2,"c":3}`, errType: "TypeError", errMsg: "unknown parameter 'c'"},
+		{name: "sum unknown parameter", function: "calculate_sum", params: `{"a":1,"b":2,"c":3}`, errType: "TypeError", errMsg: "calculate_sum() got an unexpected keyword argument 'c'"},
 		{name: "process upper", function: "process_data", params: `{"input_text":"Hello World","uppercase":true}`,
 			want: map[string]any{"original": "Hello World", "processed": "HELLO WORLD", "length": 11.0}},
 		{name: "process lower", function: "process_data", params: `{"input_text":"Hello World","uppercase":false}`,
 			want: map[string]any{"original": "Hello World", "processed": "hello world", "length": 11.0}},
 		{name: "process lower by default", function: "process_data", params: `{"input_text":"ÀÉÎ x"}`,
 			want: map[string]any{"original": "ÀÉÎ x", "processed": "àéî x", "length": 5.0}},
-		{name: "process missing text", function: "process_data", params: `{"uppercase":true}`, errType: "TypeError", errMsg: "missing required parameter 'input_text'"},
+		{name: "process missing text", function: "process_data", params: `{"uppercase":true}`, errType: "ValueError", errMsg: "Missing required parameter 'input_text' for task function. Parameter is not injectable and not provided in task.parameters."},
 		{name: "process wrong type", function: "process_data", params: `{"input_text":"x","uppercase":"yes"}`, errType: "TypeError", errMsg: "parameter 'uppercase' must be boolean, got string"},
 		{name: "fail by default", function: "failing_task", params: `{}`, errType: "ValueError", errMsg: "This task was designed to fail"},
 		{name: "fail explicitly", function: "failing_task", params: `{"should_fail":true}`, errType: "ValueError", errMsg: "This task was designed to fail"},
@@ -68,7 +68,7 @@ func TestExampleFunctions(t *testing.T) {
 		{name: "slow zero seconds", function: "slow_computation", params: `{"seconds":0}`, want: map[string]any{"completed": true, "duration_seconds": 0.0}},
 		{name: "slow negative seconds", function: "slow_computation", params: `{"seconds":-1}`, errType: "ValueError", errMsg: "seconds must not be negative, got -1"},
 		{name: "count without a database", function: "query_task_count", params: `{}`, errType: "RuntimeError", errMsg: "no database was provided to the registry"},
-		{name: "not registered", function: "nonexistent_function", params: `{}`, errType: "LookupError", errMsg: "function 'nonexistent_function' is not registered"},
+		{name: "not registered", function: "nonexistent_function", params: `{}`, errType: "ValueError", errMsg: "Python function 'nonexistent_function' not found in registry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,7 +29,8 @@ type service struct {
 	temporalAddr string
 	env          map[string]string
 	args         []string
-	apiKey       string // sent as X-API-Key when set
+	apiKey       string    // sent as X-API-Key when set
+	logs         io.Writer // also receives the service's log, when set
 	cancel       context.CancelFunc
 	done         chan error
 }
@@ -67,7 +68,11 @@ func (s *service) start() {
 	pr, pw := io.Pipe()
 	s.cancel, s.done = cancel, make(chan error, 1)
 	go func() {
-		err := run(ctx, append([]string{"chaptask"}, s.args...), func(k string) string { return s.env[k] }, pw, testLogWriter{s.t})
+		var stderr io.Writer = testLogWriter{s.t}
+		if s.logs != nil {
+			stderr = io.MultiWriter(stderr, s.logs)
+		}
+		err := run(ctx, append([]string{"chaptask"}, s.args...), func(k string) string { return s.env[k] }, pw, stderr)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
 		s.done <- err
 	}()

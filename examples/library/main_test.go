@@ -23,7 +23,7 @@ func TestGreet(t *testing.T) {
 	}{
 		{`{"name": "Ada"}`, "Hello, Ada!", nil},
 		{`{"name": "Grace", "greeting": "Hi"}`, "Hi, Grace!", nil},
-		{`{"greeting": "Hi"}`, nil, "TypeError"}, // name is required
+		{`{"greeting": "Hi"}`, nil, "ValueError"}, // name is required (chapkit's type)
 	} {
 		data := runTask(t, base, `{"command": "greet", "task_type": "go", "parameters": `+tc.params+`}`)
 		var errType any
