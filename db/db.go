@@ -17,7 +17,6 @@ import (
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/pgdriver"
 	"github.com/uptrace/bun/migrate"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -47,7 +46,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*bun.DB, error) {
 	var bdb *bun.DB
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(databaseURL)))
+		sqldb := sql.OpenDB(PostgresConnector(databaseURL))
 		sqldb.SetMaxOpenConns(16)
 		sqldb.SetMaxIdleConns(16)
 		bdb = bun.NewDB(sqldb, pgdialect.New())

@@ -305,20 +305,31 @@ func testTasks(t *testing.T, s *service) {
 func testJobsList(t *testing.T, s *service) {
 	id := s.createTask(t, "--command", "true")
 	out := decode[waitOutput](t, s.ok(t, "tasks", "run", id, "--wait", "--json").stdout)
-	jobs := decode[[]map[string]any](t, s.ok(t, "jobs", "list", "--json", "--task", id).stdout)
-	if len(jobs) != 1 || jobs[0]["id"] != out.Job.ID || jobs[0]["status"] != "completed" {
+	// Lists come from Temporal's visibility, which learns of the job's end
+	// a moment after the job record does: wait for what is asserted.
+	var jobs, all []map[string]any
+	listed := func(list []map[string]any) bool {
+		for _, j := range list {
+			if j["id"] == out.Job.ID && j["status"] == "completed" {
+				return true
+			}
+		}
+		return false
+	}
+	eventually(t, 30*time.Second, func() bool {
+		jobs = decode[[]map[string]any](t, s.ok(t, "jobs", "list", "--json", "--task", id).stdout)
+		all = decode[[]map[string]any](t, s.ok(t, "jobs", "list", "--json", "--status", "completed").stdout)
+		return listed(jobs) && listed(all)
+	}, func() string {
+		return fmt.Sprintf("job %s not listed completed: --task gives %v; --status completed lacks it", out.Job.ID, jobs)
+	})
+	if len(jobs) != 1 {
 		t.Errorf("jobs list --task: %v", jobs)
 	}
-	all := decode[[]map[string]any](t, s.ok(t, "jobs", "list", "--json", "--status", "completed").stdout)
-	found := false
 	for _, j := range all {
-		found = found || j["id"] == out.Job.ID
 		if j["status"] != "completed" {
 			t.Errorf("jobs list --status completed holds %v", j)
 		}
-	}
-	if !found {
-		t.Errorf("jobs list --status completed lacks %s", out.Job.ID)
 	}
 	if r := s.ok(t, "jobs", "list"); !strings.Contains(r.stdout, out.Job.ID) {
 		t.Errorf("jobs list:\n%s", r)
@@ -359,16 +370,23 @@ func testJobsCancel(t *testing.T, s *service) {
 // waitRunning polls the job through the client until it runs.
 func waitRunning(t *testing.T, s *service, jobID string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	var status any
+	eventually(t, 60*time.Second, func() bool {
+		status = decode[map[string]any](t, s.ok(t, "jobs", "get", jobID, "--json").stdout)["status"]
+		return status == "running"
+	}, func() string { return fmt.Sprintf("job %s is %v, want running", jobID, status) })
+}
+
+// eventually calls check every 20 ms until it returns true, failing the
+// test with what after within.
+func eventually(t *testing.T, within time.Duration, check func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		j := decode[map[string]any](t, s.ok(t, "jobs", "get", jobID, "--json").stdout)
-		if j["status"] == "running" {
-			return
-		}
+	for !check() {
 		if time.Now().After(deadline) {
-			t.Fatalf("job %s is %v after 60s, want running", jobID, j["status"])
+			t.Fatalf("after %s: %s", within, what())
 		}
 		<-tick.C
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/chaptask/chaptask/db"
 )
@@ -72,7 +71,7 @@ func PostgresURL(t testing.TB) string {
 		t.Skipf("%s not set: PostgreSQL cases need a server", PostgresURLEnv)
 	}
 	schema := "test_" + strings.ToLower(ulid.Make().String())
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
+	admin := sql.OpenDB(db.PostgresConnector(base))
 	defer admin.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -80,7 +79,7 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("create schema %s: %v", schema, err)
 	}
 	t.Cleanup(func() {
-		admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
+		admin := sql.OpenDB(db.PostgresConnector(base))
 		defer admin.Close()
 		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
@@ -96,7 +95,11 @@ func PostgresURL(t testing.TB) string {
 func openPostgresSchema(t testing.TB) *bun.DB {
 	t.Helper()
 	url := PostgresURL(t)
-	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
+	sqldb := sql.OpenDB(db.PostgresConnector(url))
+	// Tests share the server with everything else on the machine: a few
+	// connections per database is plenty, and leaves room for the others.
+	sqldb.SetMaxOpenConns(4)
+	sqldb.SetMaxIdleConns(4)
 	bdb := bun.NewDB(sqldb, pgdialect.New())
 	if err := bdb.Ping(); err != nil {
 		t.Fatalf("connect to %s: %v", PostgresURLEnv, err)

@@ -1,0 +1,52 @@
+package db
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"time"
+
+	"github.com/uptrace/bun/driver/pgdriver"
+)
+
+// busyWait bounds how long a new PostgreSQL connection waits for a full
+// server (max_connections reached) to free a slot.
+const busyWait = 10 * time.Second
+
+// PostgresConnector connects to the PostgreSQL server dsn names, waiting up
+// to 10 s, with backoff, while the server refuses connections because it is
+// full or still starting. A server shared with other programs runs full for
+// moments at a time; a request then waits instead of failing.
+func PostgresConnector(dsn string) driver.Connector {
+	return busyConnector{pgdriver.NewConnector(pgdriver.WithDSN(dsn))}
+}
+
+type busyConnector struct{ driver.Connector }
+
+func (c busyConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	deadline := time.Now().Add(busyWait)
+	delay := 20 * time.Millisecond
+	for {
+		conn, err := c.Connector.Connect(ctx)
+		if err == nil || !serverBusy(err) || time.Now().Add(delay).After(deadline) {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// serverBusy reports PostgreSQL's too_many_connections (53300) and
+// cannot_connect_now (57P03): refusals that pass.
+func serverBusy(err error) bool {
+	var pgErr pgdriver.Error
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	code := pgErr.Field('C')
+	return code == "53300" || code == "57P03"
+}
