@@ -9,22 +9,25 @@ import (
 	"github.com/uptrace/bun/driver/pgdriver"
 )
 
-// busyWait bounds how long a new PostgreSQL connection waits for a full
-// server (max_connections reached) to free a slot.
-const busyWait = 10 * time.Second
+// BusyWait is how long the service's new PostgreSQL connections wait for a
+// full server (max_connections reached) to free a slot.
+const BusyWait = 10 * time.Second
 
 // PostgresConnector connects to the PostgreSQL server dsn names, waiting up
-// to 10 s, with backoff, while the server refuses connections because it is
+// to wait, with backoff, while the server refuses connections because it is
 // full or still starting. A server shared with other programs runs full for
 // moments at a time; a request then waits instead of failing.
-func PostgresConnector(dsn string) driver.Connector {
-	return busyConnector{pgdriver.NewConnector(pgdriver.WithDSN(dsn))}
+func PostgresConnector(dsn string, wait time.Duration) driver.Connector {
+	return busyConnector{Connector: pgdriver.NewConnector(pgdriver.WithDSN(dsn)), wait: wait}
 }
 
-type busyConnector struct{ driver.Connector }
+type busyConnector struct {
+	driver.Connector
+	wait time.Duration
+}
 
 func (c busyConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	deadline := time.Now().Add(busyWait)
+	deadline := time.Now().Add(c.wait)
 	delay := 20 * time.Millisecond
 	for {
 		conn, err := c.Connector.Connect(ctx)

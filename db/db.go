@@ -46,7 +46,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*bun.DB, error) {
 	var bdb *bun.DB
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		sqldb := sql.OpenDB(PostgresConnector(databaseURL))
+		sqldb := sql.OpenDB(PostgresConnector(databaseURL, BusyWait))
 		sqldb.SetMaxOpenConns(16)
 		sqldb.SetMaxIdleConns(16)
 		bdb = bun.NewDB(sqldb, pgdialect.New())

@@ -21,6 +21,11 @@ import (
 // PostgresURLEnv names the variable holding the PostgreSQL server tests use.
 const PostgresURLEnv = "CHAPTASK_TEST_DATABASE_URL"
 
+// busyWait is how long a test's connection waits for a full PostgreSQL
+// server to free a slot: the server is shared with whatever else runs on
+// the machine, and a test can afford to wait where a request cannot.
+const busyWait = 2 * time.Minute
+
 // Dialects are the names Each runs subtests under.
 var Dialects = []string{"sqlite", "postgres"}
 
@@ -71,7 +76,7 @@ func PostgresURL(t testing.TB) string {
 		t.Skipf("%s not set: PostgreSQL cases need a server", PostgresURLEnv)
 	}
 	schema := "test_" + strings.ToLower(ulid.Make().String())
-	admin := sql.OpenDB(db.PostgresConnector(base))
+	admin := sql.OpenDB(db.PostgresConnector(base, busyWait))
 	defer admin.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -79,7 +84,7 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("create schema %s: %v", schema, err)
 	}
 	t.Cleanup(func() {
-		admin := sql.OpenDB(db.PostgresConnector(base))
+		admin := sql.OpenDB(db.PostgresConnector(base, busyWait))
 		defer admin.Close()
 		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
@@ -95,7 +100,7 @@ func PostgresURL(t testing.TB) string {
 func openPostgresSchema(t testing.TB) *bun.DB {
 	t.Helper()
 	url := PostgresURL(t)
-	sqldb := sql.OpenDB(db.PostgresConnector(url))
+	sqldb := sql.OpenDB(db.PostgresConnector(url, busyWait))
 	// Tests share the server with everything else on the machine: a few
 	// connections per database is plenty, and leaves room for the others.
 	sqldb.SetMaxOpenConns(4)
