@@ -69,6 +69,10 @@ type Job struct {
 	Progress *Progress `json:"progress"`
 	// RerunOf is the job this one repeats, for jobs started by Rerun.
 	RerunOf *string `json:"rerun_of,omitempty"`
+	// ArtifactDeletedAt is when the job's artifact was deleted (through
+	// the API or by retention); artifact_id still names it. Absent while
+	// the artifact exists.
+	ArtifactDeletedAt *time.Time `json:"artifact_deleted_at,omitempty"`
 
 	// runID is the workflow run the record describes: a job id used again
 	// (an idempotency key after deletion) is a new run.
@@ -450,6 +454,20 @@ func (s *Service) wrap(err error, format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
 
+// ForgetArtifact drops what this process remembers of the finished job
+// whose artifact a was just deleted, so its record says so at once.
+func (s *Service) ForgetArtifact(a *db.Artifact) {
+	if s == nil || a.JobID == nil {
+		return
+	}
+	j := Job{ID: *a.JobID}
+	if a.RunID != nil {
+		j.runID = *a.RunID
+	}
+	s.finished.forget(j.ID)
+	s.closedRuns.forget(j.runKey())
+}
+
 // truncateRunes cuts s to at most n bytes without splitting a character.
 func truncateRunes(s string, n int) string {
 	if len(s) <= n {
@@ -480,6 +498,10 @@ func (s *Service) complete(ctx context.Context, jobs []*Job) error {
 	for _, j := range jobs {
 		if a, ok := found[j.ID]; ok {
 			j.ArtifactID = &a.ID
+			if a.DeletedAt != nil {
+				deleted := micro(*a.DeletedAt)
+				j.ArtifactDeletedAt = &deleted
+			}
 			if a.StartedAt != nil {
 				started := micro(*a.StartedAt)
 				j.StartedAt = &started

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/uptrace/bun"
+
+	"github.com/chaptask/chaptask/db"
+)
+
+// createTask stores t, the task in describes, honouring the request's
+// Idempotency-Key: a key already used with the same body answers the task
+// it created (replayed), with another body a 422. A write whose outcome is
+// unknown (the database stopped answering mid-statement) is looked up
+// before the client hears of a failure: a task that exists is created, and
+// a 503 names the id it would have, so the client can find out.
+func createTask(r *http.Request, bdb *bun.DB, t *db.Task, in taskInput) (stored *db.Task, replayed bool, err error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return nil, false, err
+	}
+	if key == "" {
+		err = db.CreateTask(r.Context(), bdb, t)
+		stored = t
+	} else {
+		digest := taskInputDigest(in)
+		t.CreateKey, t.CreateRequestSHA256 = &key, &digest
+		stored, replayed, err = db.CreateTaskOnce(r.Context(), bdb, t)
+		if err == nil && replayed && (stored.CreateRequestSHA256 == nil || *stored.CreateRequestSHA256 != digest) {
+			return nil, false, validationFailed([]fieldError{{
+				Loc:  []string{"header", idempotencyKeyHeader},
+				Msg:  "was already used to create task " + stored.ID + " with a different body; send a new key for a new task",
+				Type: "value_error.idempotency_key_reused",
+			}})
+		}
+	}
+	if err == nil {
+		return stored, replayed, nil
+	}
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, false, dbError(err)
+	}
+	// The statement may have committed before its answer was lost. Look
+	// once more, on a deadline of its own even if the client has gone.
+	if existing, getErr := db.GetTask(context.WithoutCancel(r.Context()), bdb, t.ID); getErr == nil {
+		return existing, false, nil
+	} else if !errors.Is(getErr, db.ErrNotFound) && isUnavailable(err) {
+		p := unavailable("database unavailable, try again later; whether task %s was created is unknown: GET /api/v1/tasks/%s tells, or retry with an Idempotency-Key", t.ID, t.ID)
+		return nil, false, p
+	}
+	return nil, false, dbError(err)
+}
+
+// taskInputDigest is the SHA-256 of a task body as validated, so bodies that
+// differ only in spacing or member order count as the same request.
+func taskInputDigest(in taskInput) string {
+	canonical, _ := json.Marshal(struct {
+		Command        string          `json:"command"`
+		TaskType       string          `json:"task_type"`
+		Parameters     json.RawMessage `json:"parameters"`
+		Enabled        bool            `json:"enabled"`
+		TimeoutSeconds *int64          `json:"timeout_seconds"`
+		RetryPolicy    json.RawMessage `json:"retry_policy"`
+	}{in.Command, in.TaskType, canonicalJSON(in.Parameters), in.Enabled, in.TimeoutSeconds, canonicalJSON(in.RetryPolicy)})
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:])
+}
+
+// canonicalJSON re-encodes a validated document with its object members
+// sorted; numbers keep their text.
+func canonicalJSON(raw db.JSON) json.RawMessage {
+	if raw == nil {
+		return json.RawMessage("null")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return json.RawMessage(raw)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(raw)
+	}
+	return out
+}
