@@ -41,6 +41,13 @@ type callDeadlineHook struct{}
 var _ bun.QueryHook = callDeadlineHook{}
 
 func (callDeadlineHook) BeforeQuery(ctx context.Context, event *bun.QueryEvent) context.Context {
+	if event.Query == "BEGIN" {
+		// bun reports BeginTx as a query, and the context it returns
+		// becomes the transaction's: releasing it after BEGIN would roll
+		// the transaction back. Transactions take their deadline from
+		// callContext as a whole.
+		return ctx
+	}
 	ctx, cancel := callContext(ctx)
 	if event.Stash == nil {
 		event.Stash = map[any]any{}
