@@ -158,6 +158,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	js := jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler())))
 	js.FollowLocalRuns(localRuns)
+	if checks := storageChecks(cfg); cfg.TemporalAddress == "" && len(checks) > 0 {
+		js.WatchTemporalDisk(func() error { return checks[0].Check(ctx) })
+	}
 	if cfg.ArtifactRetention > 0 {
 		go runRetention(ctx, bdb, cfg.ArtifactRetention, js, tel.metrics, logger)
 	}

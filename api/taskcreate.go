@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -75,33 +76,29 @@ func isTimeout(err error) bool {
 // taskInputDigest is the SHA-256 of a task body as validated, so bodies that
 // differ only in spacing or member order count as the same request.
 func taskInputDigest(in taskInput) string {
-	canonical, _ := json.Marshal(struct {
-		Command        string          `json:"command"`
-		TaskType       string          `json:"task_type"`
-		Parameters     json.RawMessage `json:"parameters"`
-		Enabled        bool            `json:"enabled"`
-		TimeoutSeconds *int64          `json:"timeout_seconds"`
-		RetryPolicy    json.RawMessage `json:"retry_policy"`
-	}{in.Command, in.TaskType, canonicalJSON(in.Parameters), in.Enabled, in.TimeoutSeconds, canonicalJSON(in.RetryPolicy)})
+	t := in.task("")
+	t.UpdatedAt = time.Time{} // the digest must not depend on when it is taken
+	t.Parameters, t.RetryPolicy = canonicalJSON(in.Parameters), canonicalJSON(in.RetryPolicy)
+	canonical, _ := json.Marshal(newTaskJSON(t))
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])
 }
 
 // canonicalJSON re-encodes a validated document with its object members
 // sorted; numbers keep their text.
-func canonicalJSON(raw db.JSON) json.RawMessage {
+func canonicalJSON(raw db.JSON) db.JSON {
 	if raw == nil {
-		return json.RawMessage("null")
+		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return json.RawMessage(raw)
+		return raw
 	}
 	out, err := json.Marshal(v)
 	if err != nil {
-		return json.RawMessage(raw)
+		return raw
 	}
 	return out
 }

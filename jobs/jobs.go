@@ -44,6 +44,9 @@ var (
 	ErrNotFound = errors.New("job not found")
 	// ErrUnavailable means Temporal could not be reached; try again later.
 	ErrUnavailable = errors.New("temporal unavailable")
+	// ErrStorageFull means Temporal failed while the disk of its store is
+	// full; free space and try again.
+	ErrStorageFull = errors.New("temporal's disk is full")
 	// ErrNoSnapshot means the job never read its task (it was deleted
 	// before the job ran), so there is nothing to run again.
 	ErrNoSnapshot = errors.New("job has no task snapshot")
@@ -113,6 +116,9 @@ type Service struct {
 	// artifact query and, for failed and canceled jobs, a history read.
 	closedRuns *terminalCache
 	local      *LocalRuns // nil when this process runs no worker
+	// lowDisk reports why the Temporal server's disk is too full, or
+	// nil; nil func when Temporal's store is not on a disk we watch.
+	lowDisk func() error
 }
 
 // Finished-job cache bounds: a few MiB each at most. A deletion made
@@ -144,6 +150,15 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 // before the Service is used.
 func (s *Service) FollowLocalRuns(l *LocalRuns) {
 	s.local = l
+}
+
+// WatchTemporalDisk tells the service how to check the disk of an embedded
+// Temporal server's store: lowDisk returns why it is too full, or nil.
+// While it is, Temporal's failures are reported as ErrStorageFull: a full
+// disk leaves the server's shards without a store ("shard status unknown"),
+// and "Temporal is unavailable" would send the operator the wrong way.
+func (s *Service) WatchTemporalDisk(lowDisk func() error) {
+	s.lowDisk = lowDisk
 }
 
 // maxSearchAttrLen keeps the command search attribute inside the keyword
@@ -449,6 +464,11 @@ func (s *Service) wrap(err error, format string, args ...any) error {
 	case errors.As(err, &nf):
 		return ErrNotFound
 	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.Is(err, context.DeadlineExceeded):
+		if s.lowDisk != nil {
+			if full := s.lowDisk(); full != nil {
+				return fmt.Errorf("%s: %w: %v (%v)", fmt.Sprintf(format, args...), ErrStorageFull, full, err)
+			}
+		}
 		return fmt.Errorf("%s: %w: %v", fmt.Sprintf(format, args...), ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
