@@ -41,6 +41,10 @@ func Now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
+// minReadWriteTimeout is pgdriver's own read timeout: migrations (an index
+// built on a large table) and the worker keep at least the margin they had.
+const minReadWriteTimeout = 10 * time.Second
+
 // Option configures Open.
 type Option func(*openOptions)
 
@@ -49,9 +53,10 @@ type openOptions struct {
 }
 
 // WithReadWriteTimeout bounds connecting to PostgreSQL and each network read
-// and write on its connections (DefaultCallTimeout when not given), so a
-// database that accepts connections and never answers fails every call
-// within d, commits included, for requests and the worker alike.
+// and write on its connections, commits included, for requests and the
+// worker alike: d (DefaultCallTimeout when not given), but never less than
+// minReadWriteTimeout. Requests are held to their own, tighter deadline by
+// WithCallTimeout; this one is for what no context bounds.
 func WithReadWriteTimeout(d time.Duration) Option {
 	return func(o *openOptions) { o.callTimeout = d }
 }
@@ -67,7 +72,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*bu
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		sqldb := sql.OpenDB(pgdriver.NewConnector(
-			pgdriver.WithTimeout(o.callTimeout), // timeouts in the URL win
+			pgdriver.WithTimeout(max(o.callTimeout, minReadWriteTimeout)), // timeouts in the URL win
 			pgdriver.WithDSN(databaseURL)))
 		sqldb.SetMaxOpenConns(16)
 		sqldb.SetMaxIdleConns(16)
