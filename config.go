@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chaptask/chaptask/db"
 )
 
 // Roles a process can play.
@@ -46,6 +48,14 @@ type config struct {
 	TasksReadOnly bool
 	TasksFile     string
 	ShellEnabled  bool
+	// DBTimeout bounds each database call of a request and each network
+	// read or write to PostgreSQL.
+	DBTimeout time.Duration
+	// ArtifactRetention, when positive, removes artifacts older than it.
+	ArtifactRetention time.Duration
+	// MinFreeBytes is the free space of the data directory below which
+	// /health reports storage unhealthy; 0 turns the check off.
+	MinFreeBytes int64
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -61,6 +71,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	var c config
 	var logLevel, seed, maxConc, maxOut, retention, readOnly, shell string
+	var dbTimeout, artifactRetention, minFree string
 	name := "chaptask"
 	if len(args) > 0 {
 		name = args[0]
@@ -90,6 +101,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TasksFile, "tasks-file", env("CHAPTASK_TASKS_FILE", ""), "YAML or JSON file of tasks applied by id at start-up (CHAPTASK_TASKS_FILE)")
 	fs.StringVar(&shell, "shell-enabled", env("CHAPTASK_SHELL_ENABLED", "true"), "allow shell tasks; false runs registered functions only (CHAPTASK_SHELL_ENABLED)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHAPTASK_METRICS_ADDR", ""), "also serve /metrics on this address, e.g. for worker-only processes; empty disables it (CHAPTASK_METRICS_ADDR)")
+	fs.StringVar(&dbTimeout, "db-timeout", env("CHAPTASK_DB_TIMEOUT", db.DefaultCallTimeout.String()), "deadline of each database call a request makes, and of each read or write to PostgreSQL (CHAPTASK_DB_TIMEOUT)")
+	fs.StringVar(&artifactRetention, "artifact-retention", env("CHAPTASK_ARTIFACT_RETENTION", "off"), "remove artifacts (and job logs) older than this, e.g. 2160h; off keeps them (CHAPTASK_ARTIFACT_RETENTION)")
+	fs.StringVar(&minFree, "min-free-space", env("CHAPTASK_MIN_FREE_SPACE", "256MiB"), "free space of the data directory below which /health reports storage unhealthy; 0 turns the check off (CHAPTASK_MIN_FREE_SPACE)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}
@@ -126,6 +140,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.ShellEnabled, err = strconv.ParseBool(shell); err != nil {
 		errs = append(errs, fmt.Errorf("shell enabled %q: want true or false", shell))
 	}
+	if c.DBTimeout, err = time.ParseDuration(dbTimeout); err != nil || c.DBTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("db timeout %q: want a duration of at least 100ms, e.g. 5s", dbTimeout))
+	}
+	if r := strings.ToLower(artifactRetention); r != "off" && r != "0" {
+		if c.ArtifactRetention, err = time.ParseDuration(artifactRetention); err != nil || c.ArtifactRetention < time.Minute {
+			errs = append(errs, fmt.Errorf("artifact retention %q: want off or a duration of at least 1m, e.g. 2160h", artifactRetention))
+		}
+	}
+	if c.MinFreeBytes, err = parseBytes(minFree); err != nil {
+		errs = append(errs, fmt.Errorf("min free space %q: want a size such as 256MiB, 1GiB or 0", minFree))
+	}
 	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
 	if c.TemporalNamespace == "" {
 		errs = append(errs, errors.New("temporal namespace must not be empty"))
@@ -151,6 +176,32 @@ func splitKeys(s string) []string {
 		}
 	}
 	return keys
+}
+
+// parseBytes reads a size: a number of bytes with an optional KiB, MiB or
+// GiB suffix (KB, MB and GB are read as the same powers of two).
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffixes []string
+		shift    uint
+	}{{[]string{"GiB", "GB", "G"}, 30}, {[]string{"MiB", "MB", "M"}, 20}, {[]string{"KiB", "KB", "K"}, 10}, {[]string{"B"}, 0}}
+	for _, u := range units {
+		for _, suffix := range u.suffixes {
+			if num, ok := strings.CutSuffix(s, suffix); ok {
+				n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+				if err != nil || n < 0 || n > 1<<(62-u.shift) {
+					return 0, errors.New("bad size")
+				}
+				return n << u.shift, nil
+			}
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("bad size")
+	}
+	return n, nil
 }
 
 // lookup reports a variable's value; unset and empty are alike.

@@ -101,7 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 		go servePprof(cfg.PprofAddr, logger)
 	}
 
-	bdb, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	bdb, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir, db.WithReadWriteTimeout(cfg.DBTimeout))
 	if err != nil {
 		return err
 	}
@@ -158,6 +158,12 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	js := jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler())))
 	js.FollowLocalRuns(localRuns)
+	if checks := storageChecks(cfg); cfg.TemporalAddress == "" && len(checks) > 0 {
+		js.WatchTemporalDisk(func() error { return checks[0].Check(ctx) })
+	}
+	if cfg.ArtifactRetention > 0 {
+		go runRetention(ctx, bdb, cfg.ArtifactRetention, js, tel.metrics, logger)
+	}
 	handler := api.NewServer(api.Config{
 		DB:            bdb,
 		Jobs:          js,
@@ -168,15 +174,25 @@ func Run(ctx context.Context, opts Options) error {
 		APIKeys:       cfg.APIKeys,
 		TasksReadOnly: cfg.TasksReadOnly,
 		ShellDisabled: !cfg.ShellEnabled,
-		HealthChecks: []api.HealthCheck{{
+		HealthChecks: append([]api.HealthCheck{{
 			Name: "temporal",
 			Check: func(ctx context.Context) error {
 				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 				return err
 			},
-		}},
+		}}, storageChecks(cfg)...),
+		DBTimeout: cfg.DBTimeout,
 	})
 	return serveHTTP(ctx, cfg.HTTPAddr, handler, logger, stdout)
+}
+
+// storageChecks watches the data directory when something stores data in
+// it: SQLite, or the embedded Temporal server.
+func storageChecks(cfg config) []api.HealthCheck {
+	if cfg.MinFreeBytes <= 0 || (cfg.DatabaseURL != "" && cfg.TemporalAddress != "") {
+		return nil
+	}
+	return []api.HealthCheck{api.StorageCheck(cfg.DataDir, cfg.MinFreeBytes)}
 }
 
 // embeddedGCPercent is the GC target of a process that embeds the Temporal

@@ -57,6 +57,16 @@ func readOnlyTasks(allow string, logger *slog.Logger) http.Handler {
 	})
 }
 
+// readOnlyArtifacts answers artifact deletes in a read-only deployment: the
+// API changes no stored data; the retention policy still expires them.
+func readOnlyArtifacts(logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET")
+		writeError(w, r, logger, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
+			"artifacts are read-only in this deployment (CHAPTASK_TASKS_READ_ONLY); they expire through CHAPTASK_ARTIFACT_RETENTION"))
+	})
+}
+
 // shellRefused is the error for a shell task when shell tasks are disabled.
 func shellRefused() *problem {
 	return validationFailed([]fieldError{{

@@ -9,6 +9,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/metrics"
 )
 
 // levelLabels names artifact levels; execution artifacts are level 0.
@@ -163,4 +165,24 @@ func artifactFromPath(r *http.Request, bdb *bun.DB) (*db.Artifact, error) {
 		return nil, notFoundOr(err, "Artifact %s not found", id)
 	}
 	return a, nil
+}
+
+// handleArtifactDelete removes an artifact and its descendants. The job it
+// came from keeps artifact_id and gains artifact_deleted_at.
+func handleArtifactDelete(bdb *bun.DB, js *jobs.Service, m *metrics.Metrics, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathULID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		removed, err := db.DeleteArtifact(r.Context(), bdb, id)
+		if err != nil {
+			writeError(w, r, logger, notFoundOr(err, "Artifact %s not found", id))
+			return
+		}
+		m.ArtifactsRemoved("api", 1)
+		js.ForgetArtifact(removed)
+		w.WriteHeader(http.StatusNoContent)
+	})
 }

@@ -6,13 +6,20 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"syscall"
 )
 
+// typeInsufficientStorage marks a write refused because a disk is full.
+const typeInsufficientStorage = "urn:chapkit:error:insufficient-storage"
+
 // dbError classifies a database failure: an unreachable or busy database is
 // a 503 the client may retry; anything else stays an internal error.
 func dbError(err error) error {
+	if isDiskFull(err) {
+		return storageFull("the database cannot write: its disk is full")
+	}
 	if isUnavailable(err) {
 		return unavailable("database unavailable, try again later")
 	}
@@ -42,4 +49,27 @@ func isUnavailable(err error) bool {
 		strings.Contains(msg, "SQLSTATE=57P01") ||
 		strings.Contains(msg, "SQLSTATE=57P03") ||
 		strings.Contains(msg, "SQLSTATE=53300")
+}
+
+// isDiskFull reports whether err comes from a full disk: SQLite's
+// SQLITE_FULL, ENOSPC from the file system, PostgreSQL's 53100 disk_full.
+// Temporal's errors carry the text of its store's error only.
+func isDiskFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database or disk is full") ||
+		strings.Contains(msg, "SQLITE_FULL") ||
+		strings.Contains(msg, "no space left on device") ||
+		strings.Contains(msg, "disk quota exceeded") ||
+		strings.Contains(msg, "SQLSTATE=53100")
+}
+
+// storageFull is the answer to a write refused for want of disk space: 507,
+// so a client (and an operator reading logs) tells it from an outage.
+func storageFull(what string) *problem {
+	p := newProblem(http.StatusInsufficientStorage, typeInsufficientStorage,
+		what+"; free space on the data volume and try again")
+	return p
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,10 +12,14 @@ import (
 type HealthCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Degrades makes a failure report the service "degraded" rather than
+	// "unhealthy" (still 503): it serves, but not for long.
+	Degrades bool
 }
 
-// healthCheckTimeout keeps /health answering promptly when a dependency hangs.
-const healthCheckTimeout = 3 * time.Second
+// maxHealthCheckTimeout keeps /health answering promptly when a dependency
+// hangs; a shorter database timeout shortens it.
+const maxHealthCheckTimeout = 3 * time.Second
 
 type healthJSON struct {
 	Status string            `json:"status"`
@@ -22,27 +27,52 @@ type healthJSON struct {
 	Errors map[string]string `json:"errors,omitempty"`
 }
 
-func handleHealth(checks []HealthCheck, logger *slog.Logger) http.Handler {
+func handleHealth(checks []HealthCheck, dbTimeout time.Duration, logger *slog.Logger) http.Handler {
+	timeout := min(maxHealthCheckTimeout, dbTimeout)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), healthCheckTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		type result struct {
-			name string
-			err  error
+			name     string
+			err      error
+			degrades bool
 		}
 		results := make(chan result, len(checks))
 		for _, c := range checks {
-			go func() { results <- result{c.Name, c.Check(ctx)} }()
+			go func() { results <- result{c.Name, c.Check(ctx), c.Degrades} }()
 		}
 		out := healthJSON{Status: "healthy", Checks: map[string]string{}}
-		for range checks {
-			res := <-results
+		pending := map[string]HealthCheck{}
+		for _, c := range checks {
+			pending[c.Name] = c
+		}
+		var answered []result
+		for len(pending) > 0 {
+			select {
+			case res := <-results:
+				answered = append(answered, res)
+				delete(pending, res.name)
+			case <-ctx.Done():
+				// A check that ignores its deadline must not hold the
+				// answer: it counts as failed.
+				for _, c := range pending {
+					answered = append(answered, result{c.Name, fmt.Errorf("no answer within %s", timeout), c.Degrades})
+				}
+				clear(pending)
+			}
+		}
+		for _, res := range answered {
 			if res.err == nil {
 				out.Checks[res.name] = "healthy"
 				continue
 			}
 			logger.WarnContext(r.Context(), "health check failed", "check", res.name, "error", res.err)
-			out.Status = "unhealthy"
+			switch {
+			case !res.degrades:
+				out.Status = "unhealthy"
+			case out.Status == "healthy":
+				out.Status = "degraded"
+			}
 			out.Checks[res.name] = "unhealthy"
 			if out.Errors == nil {
 				out.Errors = map[string]string{}
@@ -54,6 +84,7 @@ func handleHealth(checks []HealthCheck, logger *slog.Logger) http.Handler {
 			status = http.StatusServiceUnavailable
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		setRetryAfter(w, status)
 		encode(w, status, out)
 	})
 }

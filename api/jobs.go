@@ -388,6 +388,10 @@ func jobsError(err error, id string) error {
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
 		return notFound("Job %s not found", id)
+	case errors.Is(err, jobs.ErrStorageFull), isDiskFull(err):
+		// The embedded server keeps its store in the data directory: a
+		// full disk fails its writes, which is not Temporal being down.
+		return storageFull("Temporal cannot write its store: the data directory's disk is full")
 	case errors.Is(err, jobs.ErrUnavailable):
 		return unavailable("Temporal is unavailable, try again later")
 	}

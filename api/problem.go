@@ -128,6 +128,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	doc := *p
 	doc.Instance = truncate(r.URL.Path, maxEcho)
+	setRetryAfter(w, doc.Status)
 	w.Header().Set("Content-Type", "application/problem+json")
 	encodeStatus(w, doc.Status, doc)
 }

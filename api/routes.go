@@ -14,7 +14,7 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	bdb, js, log := cfg.DB, cfg.Jobs, cfg.Logger
 	r := mux.NewRouter()
 
-	r.Handle("/health", handleHealth(checks, log)).Methods(http.MethodGet)
+	r.Handle("/health", handleHealth(checks, cfg.DBTimeout, log)).Methods(http.MethodGet)
 	r.Handle("/metrics", handleMetrics(cfg.Gatherer)).Methods(http.MethodGet)
 	r.Handle("/openapi.json", handleOpenAPI()).Methods(http.MethodGet)
 	r.Handle("/docs", handleDocs()).Methods(http.MethodGet)
@@ -53,6 +53,11 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 
 	r.Handle("/api/v1/artifacts", handleArtifactList(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/artifacts/{id}", handleArtifactGet(bdb, log)).Methods(http.MethodGet)
+	deleteArtifact := handleArtifactDelete(bdb, js, cfg.Metrics, log)
+	if cfg.TasksReadOnly {
+		deleteArtifact = readOnlyArtifacts(log)
+	}
+	r.Handle("/api/v1/artifacts/{id}", deleteArtifact).Methods(http.MethodDelete)
 	r.Handle("/api/v1/artifacts/{id}/$tree", handleArtifactTree(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/artifacts/{id}/$expand", handleArtifactExpand(bdb, log)).Methods(http.MethodGet)
 

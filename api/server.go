@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
+	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
@@ -38,6 +40,9 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Gatherer is served on GET /metrics; nil serves an empty registry.
 	Gatherer prometheus.Gatherer
+	// DBTimeout bounds each database call a request makes, and each
+	// /health check; zero means db.DefaultCallTimeout.
+	DBTimeout time.Duration
 }
 
 // NewServer returns the chaptask HTTP API as one handler.
@@ -49,6 +54,9 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
+	if cfg.DBTimeout <= 0 {
+		cfg.DBTimeout = db.DefaultCallTimeout
+	}
 	checks := append([]HealthCheck{{
 		Name:  "database",
 		Check: func(ctx context.Context) error { return cfg.DB.PingContext(ctx) },
@@ -57,5 +65,5 @@ func NewServer(cfg Config) http.Handler {
 	r.Use(recordRoute)
 	// Keys are checked before routing, so an unauthenticated client learns
 	// nothing about which paths exist.
-	return observe(recoverPanics(requireAPIKey(cfg.APIKeys, cfg.Logger, r), cfg.Logger), cfg.Metrics, cfg.Logger)
+	return observe(recoverPanics(requireAPIKey(cfg.APIKeys, cfg.Logger, boundDBCalls(cfg.DBTimeout, r)), cfg.Logger), cfg.Metrics, cfg.Logger)
 }

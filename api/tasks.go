@@ -244,12 +244,16 @@ func handleTaskCreate(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http
 		}
 		t := in.task(db.NewID())
 		t.CreatedAt = t.UpdatedAt
-		if err := db.CreateTask(r.Context(), bdb, t); err != nil {
-			writeError(w, r, logger, dbError(err))
+		stored, replayed, err := createTask(r, bdb, t, in)
+		if err != nil {
+			writeError(w, r, logger, err)
 			return
 		}
-		w.Header().Set("Location", "/api/v1/tasks/"+t.ID)
-		encode(w, http.StatusCreated, newTaskJSON(t))
+		w.Header().Set("Location", "/api/v1/tasks/"+stored.ID)
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		encode(w, http.StatusCreated, newTaskJSON(stored))
 	})
 }
 

@@ -84,9 +84,12 @@ type JobArtifact struct {
 	ID        string     `bun:"id"`
 	JobID     string     `bun:"job_id"`
 	StartedAt *time.Time `bun:"started_at"`
+	// DeletedAt is when the artifact was deleted; nil while it exists.
+	DeletedAt *time.Time `bun:"-"`
 }
 
-// JobArtifacts maps each job id that has an execution artifact to it.
+// JobArtifacts maps each job id that has an execution artifact to it, or,
+// once the artifact was deleted, to what is left of it.
 func JobArtifacts(ctx context.Context, idb bun.IDB, jobIDs []string) (map[string]JobArtifact, error) {
 	found := make(map[string]JobArtifact, len(jobIDs))
 	if len(jobIDs) == 0 {
@@ -104,6 +107,19 @@ func JobArtifacts(ctx context.Context, idb bun.IDB, jobIDs []string) (map[string
 	}
 	for _, r := range rows {
 		found[r.JobID] = r
+	}
+	var gone []string
+	for _, id := range jobIDs {
+		if _, ok := found[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	deleted, err := deletedJobArtifacts(ctx, idb, gone)
+	if err != nil {
+		return nil, err
+	}
+	for id, a := range deleted {
+		found[id] = a
 	}
 	return found, nil
 }

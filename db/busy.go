@@ -17,8 +17,10 @@ const BusyWait = 10 * time.Second
 // to wait, with backoff, while the server refuses connections because it is
 // full or still starting. A server shared with other programs runs full for
 // moments at a time; a request then waits instead of failing.
-func PostgresConnector(dsn string, wait time.Duration) driver.Connector {
-	return busyConnector{Connector: pgdriver.NewConnector(pgdriver.WithDSN(dsn)), wait: wait}
+func PostgresConnector(dsn string, wait time.Duration, opts ...pgdriver.Option) driver.Connector {
+	// The DSN comes last so that its settings win over opts.
+	opts = append(opts[:len(opts):len(opts)], pgdriver.WithDSN(dsn))
+	return busyConnector{Connector: pgdriver.NewConnector(opts...), wait: wait}
 }
 
 type busyConnector struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
 	"github.com/uptrace/bun/migrate"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -40,13 +41,39 @@ func Now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
+// minReadWriteTimeout is pgdriver's own read timeout: migrations (an index
+// built on a large table) and the worker keep at least the margin they had.
+const minReadWriteTimeout = 10 * time.Second
+
+// Option configures Open.
+type Option func(*openOptions)
+
+type openOptions struct {
+	callTimeout time.Duration
+}
+
+// WithReadWriteTimeout bounds connecting to PostgreSQL and each network read
+// and write on its connections, commits included, for requests and the
+// worker alike: d (DefaultCallTimeout when not given), but never less than
+// minReadWriteTimeout. Requests are held to their own, tighter deadline by
+// WithCallTimeout; this one is for what no context bounds.
+func WithReadWriteTimeout(d time.Duration) Option {
+	return func(o *openOptions) { o.callTimeout = d }
+}
+
 // Open connects to PostgreSQL when databaseURL is a postgres:// URL, and
 // otherwise to a SQLite file in dataDir (created if missing).
-func Open(ctx context.Context, databaseURL, dataDir string) (*bun.DB, error) {
+func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*bun.DB, error) {
+	o := openOptions{callTimeout: DefaultCallTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var bdb *bun.DB
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		sqldb := sql.OpenDB(PostgresConnector(databaseURL, BusyWait))
+		// Timeouts in the URL win over the read/write timeout.
+		sqldb := sql.OpenDB(PostgresConnector(databaseURL, BusyWait,
+			pgdriver.WithTimeout(max(o.callTimeout, minReadWriteTimeout))))
 		sqldb.SetMaxOpenConns(16)
 		sqldb.SetMaxIdleConns(16)
 		bdb = bun.NewDB(sqldb, pgdialect.New())
@@ -67,6 +94,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*bun.DB, error) {
 	default:
 		return nil, fmt.Errorf("unsupported DATABASE_URL %q: want postgres://… or unset for SQLite", redactURL(databaseURL))
 	}
+	bdb.AddQueryHook(callDeadlineHook{})
 	if err := bdb.PingContext(ctx); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
@@ -133,8 +161,8 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 		}
 		defer conn.Close()
 		const lockKey = 7_243_812_001 // arbitrary, constant for chaptask
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", lockKey); err != nil {
-			return fmt.Errorf("take migration lock: %w", err)
+		if err := advisoryLock(ctx, conn, lockKey); err != nil {
+			return err
 		}
 		// Use a fresh context so an expired ctx still releases the lock.
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", lockKey) //nolint:errcheck // released with the session anyway
@@ -147,6 +175,27 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 		return fmt.Errorf("apply migrations: %w", err)
 	}
 	return nil
+}
+
+// advisoryLock takes the PostgreSQL advisory lock key on conn. It polls
+// rather than blocking in pg_advisory_lock: each read on a connection is
+// bounded (WithReadWriteTimeout), and another process may hold the lock
+// longer than that while it migrates.
+func advisoryLock(ctx context.Context, conn bun.Conn, key int64) error {
+	for {
+		var taken bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?)", key).Scan(&taken); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		if taken {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("take migration lock: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // notFound turns sql.ErrNoRows into ErrNotFound.

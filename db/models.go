@@ -74,6 +74,10 @@ type Task struct {
 	RetryPolicy JSON      `bun:"retry_policy"`
 	CreatedAt   time.Time `bun:"created_at,notnull"`
 	UpdatedAt   time.Time `bun:"updated_at,notnull"`
+	// CreateKey is the Idempotency-Key the task was created with, and
+	// CreateRequestSHA256 the digest of that request; nil without a key.
+	CreateKey           *string `bun:"create_key"`
+	CreateRequestSHA256 *string `bun:"create_request_sha256"`
 }
 
 // Artifact is an immutable result record. JobID, TaskID and StartedAt are

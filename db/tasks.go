@@ -33,6 +33,37 @@ func CreateTask(ctx context.Context, idb bun.IDB, t *Task) error {
 	return nil
 }
 
+// CreateTaskOnce inserts t, which carries a CreateKey, unless a task
+// created with that key exists: then it returns that task and true. The key
+// goes in the same INSERT as the task, so of any number of concurrent calls
+// with one key exactly one creates a task, and a create whose answer was
+// lost is found again.
+func CreateTaskOnce(ctx context.Context, idb bun.IDB, t *Task) (*Task, bool, error) {
+	if t.CreateKey == nil {
+		return nil, false, errors.New("create task once: no key")
+	}
+	// A task found by its key may be deleted before it is read; the key is
+	// then free again and the insert is tried once more.
+	for range 3 {
+		res, err := idb.NewInsert().Model(t).On("CONFLICT (create_key) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("insert task: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			return t, false, nil
+		}
+		existing := new(Task)
+		err = idb.NewSelect().Model(existing).Where("create_key = ?", *t.CreateKey).Scan(ctx)
+		if err == nil {
+			return existing, true, nil
+		}
+		if !errors.Is(notFound(err), ErrNotFound) {
+			return nil, false, fmt.Errorf("find task by create key: %w", err)
+		}
+	}
+	return nil, false, fmt.Errorf("create task with key %q: it keeps being deleted", *t.CreateKey)
+}
+
 // GetTask returns the task with the given id, or ErrNotFound.
 func GetTask(ctx context.Context, idb bun.IDB, id string) (*Task, error) {
 	t := new(Task)

@@ -44,6 +44,9 @@ var (
 	ErrNotFound = errors.New("job not found")
 	// ErrUnavailable means Temporal could not be reached; try again later.
 	ErrUnavailable = errors.New("temporal unavailable")
+	// ErrStorageFull means Temporal failed while the disk of its store is
+	// full; free space and try again.
+	ErrStorageFull = errors.New("temporal's disk is full")
 	// ErrNoSnapshot means the job never read its task (it was deleted
 	// before the job ran), so there is nothing to run again.
 	ErrNoSnapshot = errors.New("job has no task snapshot")
@@ -69,6 +72,10 @@ type Job struct {
 	Progress *Progress `json:"progress"`
 	// RerunOf is the job this one repeats, for jobs started by Rerun.
 	RerunOf *string `json:"rerun_of,omitempty"`
+	// ArtifactDeletedAt is when the job's artifact was deleted (through
+	// the API or by retention); artifact_id still names it. Absent while
+	// the artifact exists.
+	ArtifactDeletedAt *time.Time `json:"artifact_deleted_at,omitempty"`
 
 	// runID is the workflow run the record describes: a job id used again
 	// (an idempotency key after deletion) is a new run.
@@ -109,6 +116,9 @@ type Service struct {
 	// artifact query and, for failed and canceled jobs, a history read.
 	closedRuns *terminalCache
 	local      *LocalRuns // nil when this process runs no worker
+	// lowDisk reports why the Temporal server's disk is too full, or
+	// nil; nil func when Temporal's store is not on a disk we watch.
+	lowDisk func() error
 }
 
 // Finished-job cache bounds: a few MiB each at most. A deletion made
@@ -140,6 +150,15 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 // before the Service is used.
 func (s *Service) FollowLocalRuns(l *LocalRuns) {
 	s.local = l
+}
+
+// WatchTemporalDisk tells the service how to check the disk of an embedded
+// Temporal server's store: lowDisk returns why it is too full, or nil.
+// While it is, Temporal's failures are reported as ErrStorageFull: a full
+// disk leaves the server's shards without a store ("shard status unknown"),
+// and "Temporal is unavailable" would send the operator the wrong way.
+func (s *Service) WatchTemporalDisk(lowDisk func() error) {
+	s.lowDisk = lowDisk
 }
 
 // maxSearchAttrLen keeps the command search attribute inside the keyword
@@ -472,9 +491,28 @@ func (s *Service) wrap(err error, format string, args ...any) error {
 	case errors.As(err, &nf):
 		return ErrNotFound
 	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.Is(err, context.DeadlineExceeded):
+		if s.lowDisk != nil {
+			if full := s.lowDisk(); full != nil {
+				return fmt.Errorf("%s: %w: %v (%v)", fmt.Sprintf(format, args...), ErrStorageFull, full, err)
+			}
+		}
 		return fmt.Errorf("%s: %w: %v", fmt.Sprintf(format, args...), ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+}
+
+// ForgetArtifact drops what this process remembers of the finished job
+// whose artifact a was just deleted, so its record says so at once.
+func (s *Service) ForgetArtifact(a *db.Artifact) {
+	if s == nil || a.JobID == nil {
+		return
+	}
+	j := Job{ID: *a.JobID}
+	if a.RunID != nil {
+		j.runID = *a.RunID
+	}
+	s.finished.forget(j.ID)
+	s.closedRuns.forget(j.runKey())
 }
 
 // truncateRunes cuts s to at most n bytes without splitting a character.
@@ -507,6 +545,10 @@ func (s *Service) complete(ctx context.Context, jobs []*Job) error {
 	for _, j := range jobs {
 		if a, ok := found[j.ID]; ok {
 			j.ArtifactID = &a.ID
+			if a.DeletedAt != nil {
+				deleted := micro(*a.DeletedAt)
+				j.ArtifactDeletedAt = &deleted
+			}
 			if a.StartedAt != nil {
 				started := micro(*a.StartedAt)
 				j.StartedAt = &started

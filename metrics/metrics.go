@@ -41,6 +41,9 @@ type Metrics struct {
 	jobsFinished  *prometheus.CounterVec
 	jobDuration   *prometheus.HistogramVec
 	jobQueueWait  *prometheus.HistogramVec
+	// artifactsRemoved and retentionSweeps watch artifact deletion.
+	artifactsRemoved *prometheus.CounterVec
+	retentionSweeps  *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg, together with
@@ -74,9 +77,18 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time from a job's submission to a worker starting its run step, by task type.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"task_type"}),
+		artifactsRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chaptask_artifacts_removed_total",
+			Help: "Artifacts removed, by reason: api (DELETE /api/v1/artifacts/{id}) or retention (CHAPTASK_ARTIFACT_RETENTION); descendants removed with them are not counted.",
+		}, []string{"reason"}),
+		retentionSweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chaptask_retention_sweeps_total",
+			Help: "Sweeps of the artifact retention policy, by result (ok, error).",
+		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.httpRequests, m.httpDuration, m.jobsSubmitted, m.jobsFinished, m.jobDuration, m.jobQueueWait,
+		m.artifactsRemoved, m.retentionSweeps,
 		// The scheduler metrics add go_sched_latencies_seconds, how long
 		// goroutines wait for a CPU: on a saturated host it, not the
 		// handler, is what a slow request's time went to.
@@ -152,4 +164,26 @@ func (m *Metrics) ObserveQueueWait(taskType string, d time.Duration) {
 		return
 	}
 	m.jobQueueWait.WithLabelValues(TaskType(taskType)).Observe(d.Seconds())
+}
+
+// ArtifactsRemoved counts n artifacts removed for reason ("api" or
+// "retention").
+func (m *Metrics) ArtifactsRemoved(reason string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.artifactsRemoved.WithLabelValues(reason).Add(float64(n))
+}
+
+// RetentionSwept counts one sweep of the retention policy; failed tells
+// whether it stopped on an error.
+func (m *Metrics) RetentionSwept(failed bool) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if failed {
+		result = "error"
+	}
+	m.retentionSweeps.WithLabelValues(result).Inc()
 }

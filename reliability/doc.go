@@ -11,6 +11,13 @@
 //   - 1,000 executions from 50 concurrent clients, with reads alongside, all
 //     complete with one artifact each, with no 5xx and bounded memory
 //     (TestLoad);
+//   - while PostgreSQL stalls (accepts, never answers) every request answers
+//     503 with Retry-After within CHAPTASK_DB_TIMEOUT + 1 s
+//     (TestDatabaseStall);
+//   - a full data disk gives 507s and a /health naming storage, and the
+//     service recovers once space is freed, its SQLite intact (TestDiskFull);
+//   - artifacts expire under a retention policy and can be deleted, their
+//     jobs still readable (TestArtifactRetentionAndDelete);
 //   - a command printing 100 MB completes with its head and tail kept and
 //     the worker's memory bounded (TestLargeOutput).
 //
