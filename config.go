@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -46,6 +48,10 @@ type config struct {
 	TasksReadOnly bool
 	TasksFile     string
 	ShellEnabled  bool
+	// TemporalUIURL and ConsoleURL are the addresses people open: the
+	// console links to the first, the Temporal Web UI to the second.
+	TemporalUIURL string
+	ConsoleURL    string
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -90,6 +96,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TasksFile, "tasks-file", env("CHAPTASK_TASKS_FILE", ""), "YAML or JSON file of tasks applied by id at start-up (CHAPTASK_TASKS_FILE)")
 	fs.StringVar(&shell, "shell-enabled", env("CHAPTASK_SHELL_ENABLED", "true"), "allow shell tasks; false runs registered functions only (CHAPTASK_SHELL_ENABLED)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHAPTASK_METRICS_ADDR", ""), "also serve /metrics on this address, e.g. for worker-only processes; empty disables it (CHAPTASK_METRICS_ADDR)")
+	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("CHAPTASK_TEMPORAL_UI_URL", ""), "Temporal Web UI address the console links to; empty uses the embedded UI's (CHAPTASK_TEMPORAL_UI_URL)")
+	fs.StringVar(&c.ConsoleURL, "console-url", env("CHAPTASK_CONSOLE_URL", ""), "public address of this console, linked from each job in the Temporal Web UI; empty uses the HTTP address when it names a host (CHAPTASK_CONSOLE_URL)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}
@@ -125,6 +133,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.ShellEnabled, err = strconv.ParseBool(shell); err != nil {
 		errs = append(errs, fmt.Errorf("shell enabled %q: want true or false", shell))
+	}
+	for name, u := range map[string]string{"temporal UI URL": c.TemporalUIURL, "console URL": c.ConsoleURL} {
+		if u != "" && !validBaseURL(u) {
+			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// URL", name, u))
+		}
 	}
 	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
 	if c.TemporalNamespace == "" {
@@ -166,4 +179,24 @@ func uiDisabled(addr string) bool {
 		return true
 	}
 	return false
+}
+
+// validBaseURL reports whether s is an absolute http(s) URL with a host.
+func validBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// consoleURL is where people reach this process's console: the configured
+// address, else the HTTP listen address when it names a host a browser can
+// open; "" when unknown.
+func (c config) consoleURL() string {
+	if c.ConsoleURL != "" {
+		return strings.TrimRight(c.ConsoleURL, "/")
+	}
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		return ""
+	}
+	return "http://" + c.HTTPAddr
 }

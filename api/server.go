@@ -38,6 +38,8 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Gatherer is served on GET /metrics; nil serves an empty registry.
 	Gatherer prometheus.Gatherer
+	// About is served on GET /api/v1/about for the console.
+	About About
 }
 
 // NewServer returns the chaptask HTTP API as one handler.
