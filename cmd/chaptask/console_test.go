@@ -298,7 +298,7 @@ func TestConsole(t *testing.T) {
 		p.screenshot("artifacts")
 
 		// A phone's width, and the dark theme.
-		p.run(emulation.SetDeviceMetricsOverride(390, 844, 2, true))
+		p.run(emulation.SetDeviceMetricsOverride(390, 844, 1, true))
 		p.open("#/jobs/" + shellJob)
 		p.waitFor("the job page", textOf("#exit-code")+` === "0"`)
 		p.screenshot("job-phone")

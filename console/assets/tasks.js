@@ -290,12 +290,11 @@ async function schedules(task, about, signal) {
   let list = [];
   try { list = await get(`/api/v1/tasks/${task.id}/$schedules`, { signal }); } catch (e) { if (!(e instanceof ApiError)) throw e; }
   const box = h("section", { id: "schedules" });
+  // Answers carry the schedule as it now is; listing it again could miss
+  // it for a moment (visibility is eventually consistent).
+  const keep = (sch) => { list = [...list.filter((x) => x.id !== sch.id), sch]; draw(); };
   const act = (s, body, msg) => async () => {
-    try { await patch("/api/v1/schedules/" + s.id, body); toast(msg); redraw(); } catch (e) { fail(e); }
-  };
-  const redraw = async () => {
-    try { list = await get(`/api/v1/tasks/${task.id}/$schedules`); } catch (e) { fail(e); }
-    draw();
+    try { keep(await patch("/api/v1/schedules/" + s.id, body)); toast(msg); } catch (e) { fail(e); }
   };
   const kind = h("select", { id: "schedule-kind", "aria-label": "Schedule kind" },
     h("option", { value: "interval_seconds" }, "every N seconds"), h("option", { value: "cron" }, "cron expression"), h("option", { value: "run_at" }, "once at"));
@@ -314,10 +313,9 @@ async function schedules(task, about, signal) {
     const body = { overlap: overlap.value, paused: paused.checked };
     body[kind.value] = kind.value === "interval_seconds" ? +value.value : kind.value === "run_at" ? new Date(value.value).toISOString() : value.value;
     try {
-      await post(`/api/v1/tasks/${task.id}/$schedule`, body);
+      keep(await post(`/api/v1/tasks/${task.id}/$schedule`, body));
       toast("Schedule created");
       value.value = "";
-      redraw();
     } catch (err) { error.textContent = err.message + (err.fields && err.fields.length ? " — " + err.fields.join("; ") : ""); }
   };
   const draw = () => mount(box,
@@ -334,7 +332,7 @@ async function schedules(task, about, signal) {
           h("button", { type: "button", class: "small", onclick: act(s, { trigger: true }, "Run started"), disabled: !task.enabled }, "Trigger now"),
           h("button", { type: "button", class: "small danger", onclick: async () => {
             if (!await confirmAction("Delete this schedule? Its jobs stay.")) return;
-            try { await del("/api/v1/schedules/" + s.id); toast("Schedule deleted"); redraw(); } catch (e) { fail(e); }
+            try { await del("/api/v1/schedules/" + s.id); list = list.filter((x) => x.id !== s.id); draw(); toast("Schedule deleted"); } catch (e) { fail(e); }
           } }, "Delete")))))))) : h("p", { class: "muted" }, "No schedules. A schedule runs this task by itself."),
     task.enabled ? h("form", { class: "toolbar", onsubmit: create, id: "schedule-form" },
       kind, value, overlap, h("label", { class: "inline" }, paused, "paused"),
