@@ -96,7 +96,11 @@ func openConsole(t *testing.T, base string, allow ...string) *page {
 			}
 		}
 	})
-	p.run(network.Enable(), cdplog.Enable(), runtime.Enable())
+	// The first run starts the browser, which lives as long as the context
+	// of that run: no timeout on this one.
+	if err := chromedp.Run(ctx, network.Enable(), cdplog.Enable(), runtime.Enable()); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
 	t.Cleanup(p.checkProblems)
 	return p
 }
@@ -187,7 +191,10 @@ func (p *page) screenshot(name string) {
 		return
 	}
 	var png []byte
-	p.run(chromedp.Sleep(300*time.Millisecond), chromedp.CaptureScreenshot(&png)) // let transitions settle for the picture only
+	// Notes of earlier actions would cover the picture; the pause lets
+	// transitions settle for the picture only.
+	p.run(chromedp.Evaluate(`document.getElementById("toasts").replaceChildren()`, nil),
+		chromedp.Sleep(300*time.Millisecond), chromedp.CaptureScreenshot(&png))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		p.t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ export async function list({ view, params, about, signal }) {
   const statusSelect = h("select", { id: "status-filter", onchange: (e) => go("#/jobs" + query({ status_filter: e.target.value, task_id: taskID })) },
     ["", "pending", "running", "completed", "failed", "canceled"].map((s) => h("option", { value: s, selected: s === status }, s || "any status")));
   const taskSelect = h("select", { id: "task-filter", onchange: (e) => go("#/jobs" + query({ status_filter: status, task_id: e.target.value })) }, h("option", { value: "" }, "any task"));
-  get("/api/v1/tasks?size=100").then((ts) => {
+  get("/api/v1/tasks?page=1&size=100").then((ts) => {
     for (const t of ts.items) {
       tasks.set(t.id, t);
       taskSelect.append(h("option", { value: t.id, selected: t.id === taskID }, t.command.slice(0, 60)));

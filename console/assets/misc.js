@@ -8,13 +8,13 @@ const statuses = ["pending", "running", "completed", "failed", "canceled"];
 
 export async function overview({ view, about, signal }) {
   const health = await fetch("/health", { signal }).then((r) => r.json()).catch(() => null);
-  const tasks = await get("/api/v1/tasks" + query({ enabled: "true", size: 8 }), { signal });
+  const tasks = await get("/api/v1/tasks" + query({ enabled: "true", page: 1, size: 8 }), { signal });
   let counts = [], recent = null, failures = null;
   if (about.jobs_available) {
     [counts, recent, failures] = await Promise.all([
-      Promise.all(statuses.map((s) => get("/api/v1/jobs" + query({ status_filter: s, size: 1 }), { signal }).then((r) => r.total, () => "?"))),
-      get("/api/v1/jobs?size=8", { signal }),
-      get("/api/v1/jobs?status_filter=failed&size=5", { signal }),
+      Promise.all(statuses.map((s) => get("/api/v1/jobs" + query({ status_filter: s, page: 1, size: 1 }), { signal }).then((r) => r.total, () => "?"))),
+      get("/api/v1/jobs?page=1&size=8", { signal }),
+      get("/api/v1/jobs?status_filter=failed&page=1&size=5", { signal }),
     ]);
   }
   const runnable = tasks.items.filter((t) => t.task_type !== "shell" || about.shell_enabled);

@@ -64,7 +64,7 @@ export async function page({ view, id, about, signal, refresh }) {
   const task = await get("/api/v1/tasks/" + id, { signal });
   const ro = readOnlyWhy(about);
   const blocked = runBlocked(task, about);
-  const jobs = about.jobs_available ? await get("/api/v1/jobs" + query({ task_id: id, size: 10 }), { signal }) : null;
+  const jobs = about.jobs_available ? await get("/api/v1/jobs" + query({ task_id: id, page: 1, size: 10 }), { signal }) : null;
 
   const toggle = async () => {
     try {
