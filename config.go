@@ -134,9 +134,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.ShellEnabled, err = strconv.ParseBool(shell); err != nil {
 		errs = append(errs, fmt.Errorf("shell enabled %q: want true or false", shell))
 	}
-	for name, u := range map[string]string{"temporal UI URL": c.TemporalUIURL, "console URL": c.ConsoleURL} {
-		if u != "" && !validBaseURL(u) {
-			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// URL", name, u))
+	for _, u := range []struct{ name, value string }{{"temporal UI URL", c.TemporalUIURL}, {"console URL", c.ConsoleURL}} {
+		if u.value != "" && !validBaseURL(u.value) {
+			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// URL", u.name, u.value))
 		}
 	}
 	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
@@ -188,14 +188,14 @@ func validBaseURL(s string) bool {
 }
 
 // consoleURL is where people reach this process's console: the configured
-// address, else the HTTP listen address when it names a host a browser can
-// open; "" when unknown.
+// address, else the HTTP listen address when it names a host and port a
+// browser can open; "" when unknown.
 func (c config) consoleURL() string {
 	if c.ConsoleURL != "" {
 		return strings.TrimRight(c.ConsoleURL, "/")
 	}
-	host, _, err := net.SplitHostPort(c.HTTPAddr)
-	if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if ip := net.ParseIP(host); err != nil || host == "" || port == "0" || ip != nil && ip.IsUnspecified() {
 		return ""
 	}
 	return "http://" + c.HTTPAddr

@@ -52,8 +52,8 @@ type page struct {
 	problems []string
 }
 
-// openConsole starts a fresh headless Chromium on base's console.
-func openConsole(t *testing.T, base string, allow ...string) *page {
+// newBrowser starts a fresh headless Chromium and returns its tab.
+func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
@@ -72,6 +72,18 @@ func openConsole(t *testing.T, base string, allow ...string) *page {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	// The first run starts the browser, which lives as long as the context
+	// of that run: no timeout on this one.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// openConsole starts a fresh headless Chromium on base's console.
+func openConsole(t *testing.T, base string, allow ...string) *page {
+	t.Helper()
+	ctx := newBrowser(t)
 	p := &page{t: t, ctx: ctx, base: base, allow: allow}
 	chromedp.ListenTarget(ctx, func(ev any) {
 		switch ev := ev.(type) {
@@ -96,11 +108,7 @@ func openConsole(t *testing.T, base string, allow ...string) *page {
 			}
 		}
 	})
-	// The first run starts the browser, which lives as long as the context
-	// of that run: no timeout on this one.
-	if err := chromedp.Run(ctx, network.Enable(), cdplog.Enable(), runtime.Enable()); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
+	p.run(network.Enable(), cdplog.Enable(), runtime.Enable())
 	t.Cleanup(p.checkProblems)
 	return p
 }
@@ -193,7 +201,7 @@ func (p *page) screenshot(name string) {
 	var png []byte
 	// Notes of earlier actions would cover the picture; the pause lets
 	// transitions settle for the picture only.
-	p.run(chromedp.Evaluate(`document.getElementById("toasts").replaceChildren()`, nil),
+	p.run(chromedp.Evaluate(`document.getElementById("toasts")?.replaceChildren()`, nil),
 		chromedp.Sleep(300*time.Millisecond), chromedp.CaptureScreenshot(&png))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		p.t.Fatal(err)
@@ -362,4 +370,32 @@ func TestConsoleReadOnly(t *testing.T) {
 	p.open("#/tasks/01JCSEED0000000000000PYTH1")
 	p.click("#run-submit")
 	p.waitFor("the result", textOf("#function-result")+`.includes("42")`)
+}
+
+// TestTemporalUIScreenshots pictures what the Temporal Web UI shows of
+// chaptask's jobs: their summaries in the list, and a job's link back to
+// the console. It runs only when screenshots are asked for.
+func TestTemporalUIScreenshots(t *testing.T) {
+	if os.Getenv("CHAPTASK_CONSOLE_SCREENSHOTS") == "" {
+		t.Skip("CHAPTASK_CONSOLE_SCREENSHOTS is not set")
+	}
+	chromiumPath(t)
+	env := consoleEnv(t)
+	env["CHAPTASK_EMBEDDED_UI_ADDR"] = "127.0.0.1:0"
+	s := startService(t, env)
+	ui, _ := s.do(t, "GET", "/api/v1/about", nil).object(t)["temporal_ui_url"].(string)
+	if ui == "" {
+		t.Fatal("no Temporal Web UI address in /api/v1/about")
+	}
+	s.runTask(t, "01JCSEED0000000000000PYTH4")
+	s.runTask(t, "01JCSEED0000000000000PYTH5")
+	j := s.waitStatus(t, s.execute(t, "01JCSEED0000000000000PYTH1"), "completed")
+	// The Web UI is another origin and not chaptask's code: no checks.
+	p := &page{t: t, ctx: newBrowser(t), base: ui}
+	p.run(chromedp.Navigate(ui + "/namespaces/default/workflows"))
+	p.waitFor("the jobs", `document.body.innerText.includes("chaptask.ExecuteTask")`)
+	p.screenshot("temporal-ui-jobs")
+	p.run(chromedp.Navigate(ui + "/namespaces/default/workflows/" + j.ID))
+	p.waitFor("the job", `document.body.innerText.includes("`+j.ID+`")`)
+	p.screenshot("temporal-ui-job")
 }

@@ -215,7 +215,9 @@ export async function page({ view, id, about, signal }) {
     const a = await artifactOf(job.artifact_id);
     liveBox.hidden = true;
     mount(result, h("h2", {}, "Result ", outcomeOf(a.data)), renderArtifactData(a.data),
-      h("p", { class: "toolbar" }, h("a", { href: "#/artifacts/" + a.id, id: "artifact-link" }, "Artifact " + a.id + " (raw JSON, tree, download)")));
+      h("p", { class: "toolbar" }, h("a", { href: "#/artifacts/" + a.id, id: "artifact-link" }, "Artifact " + a.id + " (tree, raw JSON, download)"),
+        // Without a key the browser can open the API's JSON itself.
+        about.api_key_required ? null : h("a", { href: "/api/v1/artifacts/" + a.id, target: "_blank", rel: "noopener" }, "raw JSON")));
   };
 
   const t = await tasks;
