@@ -399,6 +399,6 @@ func TestTemporalUIScreenshots(t *testing.T) {
 	p.waitFor("the job", `document.body.innerText.includes("`+j.ID+`")`)
 	p.screenshot("temporal-ui-job")
 	p.run(chromedp.Click(`//*[normalize-space(text())="User Metadata"]`, chromedp.BySearch))
-	p.run(chromedp.Sleep(2*time.Second))
+	p.run(chromedp.Sleep(2 * time.Second))
 	p.screenshot("temporal-ui-job-metadata")
 }
