@@ -178,7 +178,7 @@ const maxSummaryLen = 200
 func (s *Service) details(taskID, fragment string) string {
 	d := "chaptask task `" + taskID + "`"
 	if s.consoleURL != "" {
-		d += "\n\n[Open in the chaptask console](" + s.consoleURL + "/#/" + fragment + ")"
+		d += " · [Open in the chaptask console](" + s.consoleURL + "/#/" + fragment + ")"
 	}
 	return d
 }

@@ -382,6 +382,8 @@ func TestTemporalUIScreenshots(t *testing.T) {
 	chromiumPath(t)
 	env := consoleEnv(t)
 	env["CHAPTASK_EMBEDDED_UI_ADDR"] = "127.0.0.1:0"
+	// The service's port is chosen at start; the picture shows the default.
+	env["CHAPTASK_CONSOLE_URL"] = "http://127.0.0.1:8000"
 	s := startService(t, env)
 	ui, _ := s.do(t, "GET", "/api/v1/about", nil).object(t)["temporal_ui_url"].(string)
 	if ui == "" {
@@ -399,6 +401,8 @@ func TestTemporalUIScreenshots(t *testing.T) {
 	p.waitFor("the job", `document.body.innerText.includes("`+j.ID+`")`)
 	p.screenshot("temporal-ui-job")
 	p.run(chromedp.Click(`//*[normalize-space(text())="User Metadata"]`, chromedp.BySearch))
-	p.run(chromedp.Sleep(2 * time.Second))
+	// The Web UI renders the summary and details out of reach of the
+	// page's text (temporalui_test.go checks them through Temporal's API).
+	p.waitFor("the summary and details panes", `/\bSummary\b/.test(document.body.innerText) && /\bDetails\b/.test(document.body.innerText)`)
 	p.screenshot("temporal-ui-job-metadata")
 }
