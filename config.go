@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -56,6 +58,10 @@ type config struct {
 	// MinFreeBytes is the free space of the data directory below which
 	// /health reports storage unhealthy; 0 turns the check off.
 	MinFreeBytes int64
+	// TemporalUIURL and ConsoleURL are the addresses people open: the
+	// console links to the first, the Temporal Web UI to the second.
+	TemporalUIURL string
+	ConsoleURL    string
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -104,6 +110,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&dbTimeout, "db-timeout", env("CHAPTASK_DB_TIMEOUT", db.DefaultCallTimeout.String()), "deadline of each database call a request makes, and of each read or write to PostgreSQL (CHAPTASK_DB_TIMEOUT)")
 	fs.StringVar(&artifactRetention, "artifact-retention", env("CHAPTASK_ARTIFACT_RETENTION", "off"), "remove artifacts (and job logs) older than this, e.g. 2160h; off keeps them (CHAPTASK_ARTIFACT_RETENTION)")
 	fs.StringVar(&minFree, "min-free-space", env("CHAPTASK_MIN_FREE_SPACE", "256MiB"), "free space of the data directory below which /health reports storage unhealthy; 0 turns the check off (CHAPTASK_MIN_FREE_SPACE)")
+	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("CHAPTASK_TEMPORAL_UI_URL", ""), "Temporal Web UI address the console links to; empty uses the embedded UI's (CHAPTASK_TEMPORAL_UI_URL)")
+	fs.StringVar(&c.ConsoleURL, "console-url", env("CHAPTASK_CONSOLE_URL", ""), "public address of this console, linked from each job in the Temporal Web UI; empty uses the HTTP address when it names a host (CHAPTASK_CONSOLE_URL)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}
@@ -150,6 +158,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.MinFreeBytes, err = parseBytes(minFree); err != nil {
 		errs = append(errs, fmt.Errorf("min free space %q: want a size such as 256MiB, 1GiB or 0", minFree))
+	}
+	for _, u := range []struct{ name, value string }{{"temporal UI URL", c.TemporalUIURL}, {"console URL", c.ConsoleURL}} {
+		if u.value != "" && !validBaseURL(u.value) {
+			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// URL", u.name, u.value))
+		}
 	}
 	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
 	if c.TemporalNamespace == "" {
@@ -226,4 +239,24 @@ const minDefaultConcurrency = 3
 // defaultMaxConcurrency is the number of CPUs, but never below chapkit's 3.
 func defaultMaxConcurrency() int {
 	return max(minDefaultConcurrency, runtime.NumCPU())
+}
+
+// validBaseURL reports whether s is an absolute http(s) URL with a host.
+func validBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// consoleURL is where people reach this process's console: the configured
+// address, else the HTTP listen address when it names a host and port a
+// browser can open; "" when unknown.
+func (c config) consoleURL() string {
+	if c.ConsoleURL != "" {
+		return strings.TrimRight(c.ConsoleURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if ip := net.ParseIP(host); err != nil || host == "" || port == "0" || ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	return "http://" + c.HTTPAddr
 }

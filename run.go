@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -116,7 +117,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer tel.stop()
 
-	tc, stopTemporal, err := connectTemporal(ctx, cfg, tel.sdk, logger, stdout)
+	tc, embeddedUI, stopTemporal, err := connectTemporal(ctx, cfg, tel.sdk, logger, stdout)
 	if err != nil {
 		return err
 	}
@@ -164,6 +165,7 @@ func Run(ctx context.Context, opts Options) error {
 	if cfg.ArtifactRetention > 0 {
 		go runRetention(ctx, bdb, cfg.ArtifactRetention, js, tel.metrics, logger)
 	}
+	js.LinkConsole(cfg.consoleURL())
 	handler := api.NewServer(api.Config{
 		DB:            bdb,
 		Jobs:          js,
@@ -174,6 +176,7 @@ func Run(ctx context.Context, opts Options) error {
 		APIKeys:       cfg.APIKeys,
 		TasksReadOnly: cfg.TasksReadOnly,
 		ShellDisabled: !cfg.ShellEnabled,
+		About:         about(cfg, embeddedUI),
 		HealthChecks: append([]api.HealthCheck{{
 			Name: "temporal",
 			Check: func(ctx context.Context) error {
@@ -199,13 +202,39 @@ func storageChecks(cfg config) []api.HealthCheck {
 // server, unless GOGC says otherwise.
 const embeddedGCPercent = 200
 
+// about describes this process for the console's overview.
+func about(cfg config, embeddedUI string) api.About {
+	a := api.About{
+		Version:           "(devel)",
+		Mode:              "cluster",
+		Role:              cfg.Role,
+		Database:          "postgresql",
+		TemporalNamespace: cfg.TemporalNamespace,
+		TemporalUIURL:     strings.TrimRight(cfg.TemporalUIURL, "/"),
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		a.Version = info.Main.Version
+	}
+	if cfg.TemporalAddress == "" {
+		a.Mode = "embedded"
+	}
+	if cfg.DatabaseURL == "" {
+		a.Database = "sqlite"
+	}
+	if a.TemporalUIURL == "" && embeddedUI != "" {
+		a.TemporalUIURL = "http://" + embeddedUI
+	}
+	return a
+}
+
 // connectTemporal dials TEMPORAL_ADDRESS, or starts the embedded server
-// first when it is unset. The returned func releases both.
-func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsHandler, logger *slog.Logger, stdout io.Writer) (client.Client, func(), error) {
-	addr := cfg.TemporalAddress
+// first when it is unset, and reports the embedded Web UI's address ("" if
+// none). The returned func releases both.
+func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsHandler, logger *slog.Logger, stdout io.Writer) (client.Client, string, func(), error) {
+	addr, uiAddr := cfg.TemporalAddress, ""
 	stopServer := func() {}
 	if addr == "" {
-		uiAddr := cfg.EmbeddedUIAddr
+		uiAddr = cfg.EmbeddedUIAddr
 		if uiDisabled(uiAddr) {
 			uiAddr = ""
 		}
@@ -219,14 +248,14 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 			Logger:           logger.With("component", "temporal-server"),
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("start embedded Temporal server: %w", err)
+			return nil, "", nil, fmt.Errorf("start embedded Temporal server: %w", err)
 		}
 		stopServer = func() {
 			if err := srv.Stop(); err != nil {
 				logger.Error("stop embedded Temporal server", "error", err)
 			}
 		}
-		addr = srv.FrontendAddr()
+		addr, uiAddr = srv.FrontendAddr(), srv.UIAddr()
 		fmt.Fprintf(stdout, "chaptask: embedded Temporal frontend on %s\n", addr)
 		if ui := srv.UIAddr(); ui != "" {
 			fmt.Fprintf(stdout, "chaptask: Temporal Web UI on http://%s\n", ui)
@@ -248,7 +277,7 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		stopServer()
-		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
+		return nil, "", nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
 	}
 	if cfg.TemporalAddress != "" {
 		if err := jobs.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
@@ -257,7 +286,7 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 			logger.Warn("could not register chaptask search attributes", "error", err)
 		}
 	}
-	return tc, func() { tc.Close(); stopServer() }, nil
+	return tc, uiAddr, func() { tc.Close(); stopServer() }, nil
 }
 
 func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, local *jobs.LocalRuns, logger *slog.Logger, getenv func(string) string) worker.Worker {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -241,6 +242,7 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		if out.TimedOut {
 			art.TimedOut, art.Error = true, timeoutError(in.Task)
 		}
+		out.Outcome = &workflows.Outcome{OK: run.exitCode == 0, ExitCode: &art.ExitCode}
 		data = art
 	case in.Task.IsFunction():
 		res, err := a.runFunction(ctx, runCtx, in, logger)
@@ -248,6 +250,7 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 			return out, err
 		}
 		out.TimedOut = res.TimedOut
+		out.Outcome = functionOutcome(res.Error)
 		data = res
 	default:
 		return out, temporal.NewNonRetryableApplicationError(
@@ -272,6 +275,18 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 	}
 	out.Staged = true
 	return out, nil
+}
+
+// functionOutcome is a function run's outcome at a glance.
+func functionOutcome(err *registry.Error) *workflows.Outcome {
+	if err == nil {
+		return &workflows.Outcome{OK: true}
+	}
+	msg := err.Message
+	if len(msg) > workflows.MaxOutcomeMessage {
+		msg = strings.ToValidUTF8(msg[:workflows.MaxOutcomeMessage], "") + "…"
+	}
+	return &workflows.Outcome{ErrorType: err.Type, ErrorMessage: msg}
 }
 
 // storeInRunTimeout bounds the run step's attempt to store the artifact,

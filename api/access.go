@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+
+	"github.com/chaptask/chaptask/console"
 )
 
 // apiKeyHeader carries the API key of a request.
@@ -12,7 +14,8 @@ const apiKeyHeader = "X-API-Key"
 
 // requireAPIKey lets a request through only with one of keys in X-API-Key,
 // except /health, which load balancers and orchestrators probe without
-// credentials. With no keys configured the API is open.
+// credentials, and the console's files. With no keys configured the API is
+// open.
 func requireAPIKey(keys []string, logger *slog.Logger, next http.Handler) http.Handler {
 	if len(keys) == 0 {
 		return next
@@ -24,7 +27,9 @@ func requireAPIKey(keys []string, logger *slog.Logger, next http.Handler) http.H
 		digests[i] = sha256.Sum256([]byte(k))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" {
+		// The console's own files hold no data, and the page must load to
+		// ask for the key.
+		if r.URL.Path == "/health" || console.IsPublic(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/chaptask/chaptask/console"
 	"github.com/chaptask/chaptask/jobs"
 )
 
@@ -18,6 +19,7 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	r.Handle("/metrics", handleMetrics(cfg.Gatherer)).Methods(http.MethodGet)
 	r.Handle("/openapi.json", handleOpenAPI()).Methods(http.MethodGet)
 	r.Handle("/docs", handleDocs()).Methods(http.MethodGet)
+	r.Handle("/api/v1/about", handleAbout(cfg)).Methods(http.MethodGet)
 
 	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
 	// method mismatch with 404 instead of 405.
@@ -66,6 +68,10 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	r.NotFoundHandler = redirectTrailingSlash(r, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, log, notFound("no route for %s %s", req.Method, truncate(req.URL.Path, maxEcho)))
 	}))
+	con := console.New(r.NotFoundHandler)
+	r.Handle("/", con).Methods(http.MethodGet)
+	r.Handle("/favicon.ico", con).Methods(http.MethodGet)
+	r.Handle(console.AssetPrefix+"{file}", con).Methods(http.MethodGet)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
 			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))

@@ -43,6 +43,8 @@ type Config struct {
 	// DBTimeout bounds each database call a request makes, and each
 	// /health check; zero means db.DefaultCallTimeout.
 	DBTimeout time.Duration
+	// About is served on GET /api/v1/about for the console.
+	About About
 }
 
 // NewServer returns the chaptask HTTP API as one handler.

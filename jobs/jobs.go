@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -119,6 +120,9 @@ type Service struct {
 	// lowDisk reports why the Temporal server's disk is too full, or
 	// nil; nil func when Temporal's store is not on a disk we watch.
 	lowDisk func() error
+	// consoleURL is where people open the console; each job links back to
+	// it from the Temporal Web UI. Empty adds no link.
+	consoleURL string
 }
 
 // Finished-job cache bounds: a few MiB each at most. A deletion made
@@ -159,6 +163,43 @@ func (s *Service) FollowLocalRuns(l *LocalRuns) {
 // and "Temporal is unavailable" would send the operator the wrong way.
 func (s *Service) WatchTemporalDisk(lowDisk func() error) {
 	s.lowDisk = lowDisk
+}
+
+// LinkConsole makes every job started from now on link to its page in the
+// console at baseURL (e.g. "http://127.0.0.1:8000") from the Temporal Web
+// UI. Call it before the Service is used.
+func (s *Service) LinkConsole(baseURL string) {
+	s.consoleURL = strings.TrimRight(baseURL, "/")
+}
+
+// Summary is the line a person reads for a job of this task in the
+// Temporal Web UI and CLI: "shell: echo hi", "go: calculate_sum".
+func Summary(taskType, command string) string {
+	kind := taskType
+	if kind == "python" {
+		kind = "go"
+	}
+	// Temporal shows the summary on one line; a multi-line command keeps
+	// its first.
+	first, _, multi := strings.Cut(command, "\n")
+	if multi {
+		first += " …"
+	}
+	return truncateRunes(kind+": "+first, maxSummaryLen)
+}
+
+// maxSummaryLen keeps a job's summary to a line the Web UI shows whole.
+const maxSummaryLen = 200
+
+// details is the Markdown the Temporal Web UI shows under a job's summary:
+// its task and, when the console's address is known, a link to the page
+// given by fragment ("jobs/<id>" or "tasks/<id>").
+func (s *Service) details(taskID, fragment string) string {
+	d := "chaptask task `" + taskID + "`"
+	if s.consoleURL != "" {
+		d += " · [Open in the chaptask console](" + s.consoleURL + "/#/" + fragment + ")"
+	}
+	return d
 }
 
 // maxSearchAttrLen keeps the command search attribute inside the keyword
@@ -251,6 +292,10 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 		// Skips a round trip when a worker shares this client; a plain
 		// start otherwise.
 		EnableEagerStart: true,
+		// User metadata: the Web UI lists jobs by what they run, and links
+		// each to its console page.
+		StaticSummary: Summary(req.task.taskType, req.task.command),
+		StaticDetails: s.details(req.task.id, "jobs/"+req.jobID),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			taskIDKey.ValueSet(req.task.id),
 			taskTypeKey.ValueSet(req.task.taskType),

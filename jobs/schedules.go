@@ -153,6 +153,10 @@ func (s *Service) action(scheduleID string, task *db.Task) *client.ScheduleWorkf
 		Workflow:  workflows.ExecuteTaskWorkflow,
 		Args:      []any{workflows.ExecuteInput{TaskID: task.ID, ScheduleID: scheduleID}},
 		TaskQueue: s.taskQueue,
+		// A run's job id is known only when it fires, so its link goes to
+		// the task, which lists the schedule's jobs.
+		StaticSummary: Summary(task.TaskType, task.Command),
+		StaticDetails: s.details(task.ID, "tasks/"+task.ID),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			taskIDKey.ValueSet(task.ID),
 			taskTypeKey.ValueSet(task.TaskType),

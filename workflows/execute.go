@@ -103,7 +103,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 		return ExecuteResult{}, temporal.NewNonRetryableApplicationError(msg, jobFailedType, cause)
 	}
 
-	return ExecuteResult{ArtifactID: saved.ArtifactID, StartedAt: out.StartedAt, FinishedAt: out.FinishedAt}, nil
+	return ExecuteResult{ArtifactID: saved.ArtifactID, StartedAt: out.StartedAt, FinishedAt: out.FinishedAt, Outcome: out.Outcome}, nil
 }
 
 // runOptions are the run step's activity options for task.

@@ -102,7 +102,28 @@ type ExecuteResult struct {
 	ArtifactID string    `json:"artifact_id"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
+	// Outcome is the run's result at a glance, for people reading the job
+	// in the Temporal Web UI; the output itself stays in the artifact.
+	// Absent in results of older versions.
+	Outcome *Outcome `json:"outcome,omitempty"`
 }
+
+// Outcome says how a completed job's command or function ended, in a few
+// words: a completed job may still have failed in its own terms.
+type Outcome struct {
+	// OK is true for exit code 0, or a function that returned no error.
+	OK bool `json:"ok"`
+	// ExitCode is a shell command's exit status (-signal when killed).
+	ExitCode *int `json:"exit_code,omitempty"`
+	// ErrorType and ErrorMessage are a function's error (message cut to
+	// MaxOutcomeMessage bytes).
+	ErrorType    string `json:"error_type,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+}
+
+// MaxOutcomeMessage bounds Outcome.ErrorMessage, so a long message never
+// grows the workflow's history.
+const MaxOutcomeMessage = 500
 
 // SnapshotInput names the task to snapshot.
 type SnapshotInput struct {
@@ -201,6 +222,8 @@ type RunOutput struct {
 	// TimedOut reports that the task's timeout stopped the run; Data holds
 	// what it produced until then, and the job fails once it is stored.
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Outcome is passed on to the job's result.
+	Outcome *Outcome `json:"outcome,omitempty"`
 }
 
 // PersistInput is the persist step's input.
