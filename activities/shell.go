@@ -27,18 +27,34 @@ type shellRun struct {
 // leaves processes behind. heartbeat is called every tick while it runs.
 //
 // live, when not nil, receives the output as it arrives.
-func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog) (shellRun, error) {
+//
+// cg, when not nil, is the command's own cgroup: the command starts in it,
+// and once it has ended every process left in the cgroup is killed too,
+// including those that left the process group (setsid, double forks).
+func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog, cg *jobCgroup) (shellRun, error) {
 	run := shellRun{stdout: newCapture(maxBytes), stderr: newCapture(maxBytes)}
-	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.Env = env
-	cmd.Stdout = io.MultiWriter(run.stdout, live.writer("stdout"))
-	cmd.Stderr = io.MultiWriter(run.stderr, live.writer("stderr"))
-	cmd.Stdin = nil
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A background child holding stdout open must not keep the job running
-	// after the command exited.
-	cmd.WaitDelay = grace
-	if err := cmd.Start(); err != nil {
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", command)
+		cmd.Env = env
+		cmd.Stdout = io.MultiWriter(run.stdout, live.writer("stdout"))
+		cmd.Stderr = io.MultiWriter(run.stderr, live.writer("stderr"))
+		cmd.Stdin = nil
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// A background child holding stdout open must not keep the job
+		// running after the command exited.
+		cmd.WaitDelay = grace
+		return cmd
+	}
+	cmd := newCmd()
+	cg.place(cmd.SysProcAttr)
+	err := cmd.Start()
+	if err != nil && cg != nil {
+		// The kernel refused the placement (as a seccomp filter that
+		// blocks clone3 does): run with the process group alone.
+		cg, cmd = nil, newCmd()
+		err = cmd.Start()
+	}
+	if err != nil {
 		return run, err
 	}
 	pgid := cmd.Process.Pid
@@ -71,6 +87,10 @@ loop:
 		}
 	}
 	killGroup(syscall.SIGKILL)
+	// Every process left gets SIGKILL; one that is slow to die leaves an
+	// empty cgroup behind, which the next worker start removes. Failing
+	// the step for it would run the command again.
+	_ = cg.kill()
 
 	// Set even when ctx ended: a timed-out run reports the signal that
 	// stopped it.

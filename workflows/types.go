@@ -33,7 +33,10 @@ const (
 	ErrTypeTaskNotFound   = "TaskNotFound"
 	ErrTypeBadTask        = "BadTask"
 	ErrTypeOutputNotFound = "OutputNotFound"
-	ErrTypeTaskDisabled   = "TaskDisabled"
+	// ErrTypeOutputNotStorable is the error type of output the database
+	// refuses whatever the retries (not an outage): the job fails.
+	ErrTypeOutputNotStorable = "OutputNotStorable"
+	ErrTypeTaskDisabled      = "TaskDisabled"
 	// ErrTypeTimeout is the error type of a run stopped by the task's
 	// timeout_seconds, in the artifact's data.error and the job's failure.
 	ErrTypeTimeout = "Timeout"
@@ -201,6 +204,17 @@ type RunOutput struct {
 	// TimedOut reports that the task's timeout stopped the run; Data holds
 	// what it produced until then, and the job fails once it is stored.
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Log is the end of the job's live output that the run step could not
+	// store; the persist step stores it with the artifact, so the live
+	// output ends with what the artifact holds.
+	Log []LogChunk `json:"log,omitempty"`
+}
+
+// LogChunk is a piece of a job's live output (see db.LogChunk).
+type LogChunk struct {
+	Offset int64  `json:"offset"`
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
 }
 
 // PersistInput is the persist step's input.

@@ -1,0 +1,332 @@
+package reliability
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chaptask/chaptask/db/dbtest"
+)
+
+// faultProxy forwards TCP connections to a target and fails in the two
+// ways a database does: refused (the host is gone: open connections are
+// cut and new ones refused) and stalled (the host is alive but never
+// answers: bytes sent on open and new connections vanish, nothing is
+// closed). up forwards again on the same address.
+type faultProxy struct {
+	t      *testing.T
+	target string
+	addr   string
+
+	mu      sync.Mutex
+	ln      net.Listener
+	stalled bool
+	conns   map[net.Conn]struct{}
+	held    []net.Conn // accepted while stalled, never answered
+}
+
+func newFaultProxy(t *testing.T, target string) *faultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultProxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p.serve(ln)
+	t.Cleanup(p.refuse)
+	return p
+}
+
+func (p *faultProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(c)
+		}
+	}()
+}
+
+func (p *faultProxy) forward(client net.Conn) {
+	p.mu.Lock()
+	if p.stalled {
+		p.held = append(p.held, client)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		client.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil {
+		p.mu.Unlock()
+		client.Close()
+		server.Close()
+		return
+	}
+	p.conns[client], p.conns[server] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	go p.pipe(server, client)
+	p.pipe(client, server)
+	p.mu.Lock()
+	delete(p.conns, client)
+	delete(p.conns, server)
+	p.mu.Unlock()
+}
+
+// pipe copies src to dst, dropping what arrives while the proxy stalls.
+func (p *faultProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			stalled := p.stalled
+			p.mu.Unlock()
+			if !stalled {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// refuse cuts every connection and refuses new ones.
+func (p *faultProxy) refuse() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+	p.closeHeld()
+}
+
+// stall keeps every connection open and answers nothing on any of them.
+func (p *faultProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = true
+}
+
+// up forwards again. Connections that stalled are closed, as a peer that
+// comes back after a long silence resets them.
+func (p *faultProxy) up() {
+	p.t.Helper()
+	p.mu.Lock()
+	listening := p.ln != nil
+	if p.stalled {
+		p.stalled = false
+		for c := range p.conns {
+			c.Close()
+			delete(p.conns, c)
+		}
+	}
+	p.closeHeld()
+	p.mu.Unlock()
+	if listening {
+		return
+	}
+	var ln net.Listener
+	eventually(p.t, 30*time.Second, 50*time.Millisecond, func() bool {
+		var err error
+		ln, err = net.Listen("tcp", p.addr)
+		return err == nil
+	}, func() string { return "cannot listen on " + p.addr + " again" })
+	p.serve(ln)
+}
+
+func (p *faultProxy) closeHeld() {
+	for _, c := range p.held {
+		c.Close()
+	}
+	p.held = nil
+}
+
+// TestLongDatabaseOutage holds PostgreSQL away for longer than any single
+// retry of a database step lasts (the old persist step gave up after 30 s)
+// while 50 jobs are in flight, some with output too large to wait in
+// Temporal. Every job must complete with exactly one artifact whose output
+// is byte for byte what its command printed, and its live output ($logs)
+// must end with the same bytes. The two outages run side by side, each
+// against its own chaptask and proxy.
+func TestLongDatabaseOutage(t *testing.T) {
+	pgURL := dbtest.PostgresURL(t)
+	for _, tc := range []struct {
+		name   string
+		stall  bool
+		outage time.Duration
+	}{
+		{"refused-120s", false, 120 * time.Second},
+		{"stalled-60s", true, 60 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testLongOutage(t, pgURL, tc.stall, tc.outage)
+		})
+	}
+}
+
+// Jobs of the long outage: most print a little; a few print more than the
+// run step may hand to Temporal (128 KiB), so their output waits in the
+// worker.
+const (
+	outageSmallJobs = 45
+	outageLargeJobs = 5
+	outageLargeSize = 300_000
+)
+
+func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration) {
+	began := time.Now()
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, u.Host)
+	u.Host = proxy.addr
+
+	env := childEnv(t.TempDir())
+	env["DATABASE_URL"] = u.String()
+	env["CHAPTASK_MAX_CONCURRENCY"] = "25"
+	p := start(t, "chaptask", env)
+	c := newClient(p.base)
+
+	marks := t.TempDir()
+	small := c.createTask(t, map[string]any{"command": "echo out-$CHAPTASK_JOB_ID; sleep 1; printf 'line %s\\n' 1 2 3; " +
+		"echo err-$CHAPTASK_JOB_ID >&2; touch " + marks + "/$CHAPTASK_JOB_ID"})
+	large := c.createTask(t, map[string]any{"command": fmt.Sprintf("head -c %d /dev/zero | tr '\\0' y; echo; echo $CHAPTASK_JOB_ID; touch %s/$CHAPTASK_JOB_ID",
+		outageLargeSize, marks)})
+	jobTask := map[string]string{}
+	for i := range outageSmallJobs + outageLargeJobs {
+		task := small
+		if i%10 == 9 {
+			task = large
+		}
+		jobTask[c.execute(t, task)] = task
+	}
+	inFlight := len(jobTask)
+	want := func(jobID, taskID string) (stdout, stderr string) {
+		if taskID == large {
+			return strings.Repeat("y", outageLargeSize) + "\n" + jobID + "\n", ""
+		}
+		return "out-" + jobID + "\nline 1\nline 2\nline 3\n", "err-" + jobID + "\n"
+	}
+
+	if stall {
+		proxy.stall()
+	} else {
+		proxy.refuse()
+	}
+	outageBegan := time.Now()
+	// Every command finishes while the database is away, so every result
+	// has to wait for it.
+	eventually(t, outage, 200*time.Millisecond, func() bool { return countFiles(t, marks) == inFlight },
+		func() string {
+			return fmt.Sprintf("%d of %d commands finished during the outage", countFiles(t, marks), inFlight)
+		})
+	lastCommand := time.Since(outageBegan)
+	// Hold the outage for its whole length, watching that no job gives up
+	// (the list answers from Temporal while no job on it needs the
+	// database).
+	for time.Since(outageBegan) < outage {
+		var failed page[job]
+		if r, err := c.try("GET", "/api/v1/jobs?page=1&size=1&status_filter=failed", nil); err == nil && r.status == http.StatusOK &&
+			decodeJSON(r.body, &failed) == nil && failed.Total > 0 {
+			t.Fatalf("%d jobs failed during the outage", failed.Total)
+		}
+		time.Sleep(min(time.Second, outage-time.Since(outageBegan)))
+	}
+	proxy.up()
+	held := time.Since(outageBegan)
+
+	c.waitFinished(t, inFlight, 3*time.Minute)
+	recovered := time.Since(outageBegan) - held
+	lost, dup := c.checkOneArtifactEach(t, jobTask, func(taskID string, data map[string]any) error {
+		return nil // checked below, where the job id is known
+	})
+	logsMatch := 0
+	for jobID, taskID := range jobTask {
+		var j job
+		c.must(t, http.StatusOK, "GET", "/api/v1/jobs/"+jobID, nil, &j)
+		if j.ArtifactID == nil {
+			continue // counted as lost above
+		}
+		var a artifact
+		c.must(t, http.StatusOK, "GET", "/api/v1/artifacts/"+*j.ArtifactID, nil, &a)
+		wantOut, wantErr := want(jobID, taskID)
+		if a.Data["stdout"] != wantOut || a.Data["stderr"] != wantErr {
+			t.Errorf("job %s: artifact stdout %q stderr %q, want %q and %q",
+				jobID, truncate(fmt.Sprint(a.Data["stdout"]), 80), a.Data["stderr"], truncate(wantOut, 80), wantErr)
+			continue
+		}
+		if ok := c.checkLogs(t, jobID, wantOut, wantErr); ok {
+			logsMatch++
+		}
+	}
+	if logsMatch != inFlight {
+		t.Errorf("the live output of %d of %d jobs matches its artifact", logsMatch, inFlight)
+	}
+	mode := "refused"
+	if stall {
+		mode = "stalled"
+	}
+	t.Logf("FIGURE: long-outage/%s: database %s for %s with %d jobs in flight (%d with output over 128 KiB); "+
+		"last command finished %s into it; all done %s after it ended; %d lost, %d duplicated, %d of %d logs match their artifacts; wall %s",
+		mode, mode, held.Round(time.Second), inFlight, outageLargeJobs, lastCommand.Round(100*time.Millisecond),
+		recovered.Round(100*time.Millisecond), lost, dup, logsMatch, inFlight, time.Since(began).Round(time.Second))
+}
+
+// checkLogs reads a job's whole live output and reports whether its stdout
+// and stderr chunks are exactly the streams the artifact holds and the log
+// says it is complete.
+func (c *client) checkLogs(t *testing.T, jobID, stdout, stderr string) bool {
+	t.Helper()
+	var streams = map[string]*strings.Builder{"stdout": {}, "stderr": {}, "system": {}}
+	var logPage struct {
+		NextOffset int64 `json:"next_offset"`
+		Complete   bool  `json:"complete"`
+		Chunks     []struct {
+			Stream string `json:"stream"`
+			Data   string `json:"data"`
+		} `json:"chunks"`
+	}
+	for offset := int64(0); ; offset = logPage.NextOffset {
+		logPage.Chunks = nil
+		c.must(t, http.StatusOK, "GET", fmt.Sprintf("/api/v1/jobs/%s/$logs?offset=%d", jobID, offset), nil, &logPage)
+		for _, ch := range logPage.Chunks {
+			streams[ch.Stream].WriteString(ch.Data)
+		}
+		if logPage.Complete || len(logPage.Chunks) == 0 {
+			break
+		}
+	}
+	if !logPage.Complete || streams["stdout"].String() != stdout || streams["stderr"].String() != stderr {
+		t.Errorf("job %s: $logs complete=%v with stdout %q and stderr %q, want %q and %q",
+			jobID, logPage.Complete, truncate(streams["stdout"].String(), 80), streams["stderr"].String(), truncate(stdout, 80), stderr)
+		return false
+	}
+	return true
+}
