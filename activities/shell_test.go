@@ -163,3 +163,19 @@ func TestRunShellKillsLeftovers(t *testing.T) {
 	}
 	waitDead(t, pid)
 }
+
+// PostgreSQL's jsonb cannot hold NUL: the artifact shows it as U+FFFD, as
+// the live log does, and an escaped backslash before "u0000" stays text.
+func TestWithoutNUL(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"stdout":"a\u0000b"}`:     `{"stdout":"a\ufffdb"}`,
+		`{"stdout":"a\\u0000b"}`:    `{"stdout":"a\\u0000b"}`,
+		`{"stdout":"a\\\u0000b"}`:   `{"stdout":"a\\\ufffdb"}`,
+		`{"stdout":"\u0000\u0000"}`: `{"stdout":"\ufffd\ufffd"}`,
+		`{"stdout":"plain"}`:        `{"stdout":"plain"}`,
+	} {
+		if got := string(withoutNUL([]byte(in))); got != want {
+			t.Errorf("withoutNUL(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
