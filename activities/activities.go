@@ -52,24 +52,33 @@ type Activities struct {
 	// Metrics receives job outcomes and timings; nil records none.
 	Metrics *metrics.Metrics
 
-	cgroupsOnce sync.Once
-	cgroups     *jobCgroups // nil where the kernel offers none
+	procsOnce sync.Once
+	cgroups   *jobCgroups // nil where the kernel offers none
+	reaper    *reaper     // the fallback without cgroups; nil where unavailable
 }
 
-// jobCgroups returns where shell commands get cgroups of their own, or nil
-// where the kernel offers none (the process group alone then ends a job's
-// processes). The first call logs which it is.
-func (a *Activities) jobCgroups() *jobCgroups {
-	a.cgroupsOnce.Do(func() {
-		var err error
-		a.cgroups, err = newJobCgroups()
-		if err != nil {
-			a.logger().Warn("shell commands run without a cgroup of their own: processes that leave a job's process group (setsid, double forks) outlive the job", "reason", err)
+// jobProcs says how the job's processes that leave its process group are
+// ended: a cgroup per command where the kernel offers one, else the worker
+// as their child subreaper. The first call decides and logs which.
+func (a *Activities) jobProcs(jobID string, logger *slog.Logger) jobProcs {
+	a.procsOnce.Do(func() {
+		var cgErr, reapErr error
+		if a.cgroups, cgErr = newJobCgroups(); cgErr == nil {
+			a.logger().Info("shell commands run in a cgroup each; ending a job kills every process it started", "cgroup", a.cgroups.dir)
 			return
 		}
-		a.logger().Info("shell commands run in a cgroup each; ending a job kills every process it started", "cgroup", a.cgroups.dir)
+		if a.reaper, reapErr = newReaper(); reapErr == nil {
+			a.logger().Info("shell commands run without cgroups; the worker is their child subreaper and kills what a job leaves behind", "reason", cgErr)
+			return
+		}
+		a.logger().Warn("processes that leave a job's process group (setsid, double forks) may outlive the job", "no_cgroup", cgErr, "no_subreaper", reapErr)
 	})
-	return a.cgroups
+	procs := jobProcs{reaper: a.reaper, jobID: jobID}
+	var err error
+	if procs.cgroup, err = a.cgroups.create(jobID); err != nil {
+		logger.Warn("job runs without a cgroup of its own", "error", err)
+	}
+	return procs
 }
 
 // Register registers every step under its stable name.
@@ -243,12 +252,8 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		if a.DB != nil {
 			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
 		}
-		cg, err := a.jobCgroups().create(in.JobID)
-		if err != nil {
-			logger.Warn("job runs without a cgroup of its own", "error", err)
-		}
 		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
-			func() { activity.RecordHeartbeat(ctx) }, live, cg)
+			func() { activity.RecordHeartbeat(ctx) }, live, a.jobProcs(in.JobID, logger))
 		// Storing what the command printed may wait on a slow database:
 		// heartbeats go on, so the job is not taken for one on a dead worker.
 		stopBeating := keepAlive(ctx)

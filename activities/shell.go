@@ -28,10 +28,9 @@ type shellRun struct {
 //
 // live, when not nil, receives the output as it arrives.
 //
-// cg, when not nil, is the command's own cgroup: the command starts in it,
-// and once it has ended every process left in the cgroup is killed too,
-// including those that left the process group (setsid, double forks).
-func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog, cg *jobCgroup) (shellRun, error) {
+// procs ends the processes that left the command's process group (setsid,
+// double forks) once it has ended.
+func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog, procs jobProcs) (shellRun, error) {
 	run := shellRun{stdout: newCapture(maxBytes), stderr: newCapture(maxBytes)}
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command("/bin/sh", "-c", command)
@@ -46,18 +45,22 @@ func runShell(ctx context.Context, command string, env []string, maxBytes int64,
 		return cmd
 	}
 	cmd := newCmd()
+	cg := procs.cgroup
 	cg.place(cmd.SysProcAttr)
-	err := cmd.Start()
+	start := func() error { return cmd.Start() }
+	pid := func() int { return cmd.Process.Pid }
+	err := procs.reaper.start(start, pid)
 	if err != nil && cg != nil {
 		// The kernel refused the placement (as a seccomp filter that
 		// blocks clone3 does): run with the process group alone.
 		cg, cmd = nil, newCmd()
-		err = cmd.Start()
+		err = procs.reaper.start(start, pid)
 	}
 	if err != nil {
 		return run, err
 	}
 	pgid := cmd.Process.Pid
+	defer procs.reaper.done(pgid)
 	killGroup := func(sig syscall.Signal) { _ = syscall.Kill(-pgid, sig) }
 
 	done := make(chan error, 1)
@@ -91,6 +94,7 @@ loop:
 	// empty cgroup behind, which the next worker start removes. Failing
 	// the step for it would run the command again.
 	_ = cg.kill()
+	procs.reaper.reap(procs.jobID, pgid)
 
 	// Set even when ctx ended: a timed-out run reports the signal that
 	// stopped it.
@@ -103,6 +107,15 @@ loop:
 		return run, waitErr
 	}
 	return run, nil
+}
+
+// jobProcs is how a job's processes outside its process group are ended:
+// its own cgroup where the kernel offers one, else the reaper; neither
+// (the zero value) leaves them to the process group alone.
+type jobProcs struct {
+	cgroup *jobCgroup
+	reaper *reaper
+	jobID  string
 }
 
 // exitCode reports the exit status, or minus the signal number for a command
