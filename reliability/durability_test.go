@@ -2,169 +2,15 @@ package reliability
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chaptask/chaptask/db/dbtest"
 )
-
-// faultProxy forwards TCP connections to a target and fails in the two
-// ways a database does: refused (the host is gone: open connections are
-// cut and new ones refused) and stalled (the host is alive but never
-// answers: bytes sent on open and new connections vanish, nothing is
-// closed). up forwards again on the same address.
-type faultProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu      sync.Mutex
-	ln      net.Listener
-	stalled bool
-	conns   map[net.Conn]struct{}
-	held    []net.Conn // accepted while stalled, never answered
-}
-
-func newFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &faultProxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.refuse)
-	return p
-}
-
-func (p *faultProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.forward(c)
-		}
-	}()
-}
-
-func (p *faultProxy) forward(client net.Conn) {
-	p.mu.Lock()
-	if p.stalled {
-		p.held = append(p.held, client)
-		p.mu.Unlock()
-		return
-	}
-	p.mu.Unlock()
-	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		client.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil {
-		p.mu.Unlock()
-		client.Close()
-		server.Close()
-		return
-	}
-	p.conns[client], p.conns[server] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go p.pipe(server, client)
-	p.pipe(client, server)
-	p.mu.Lock()
-	delete(p.conns, client)
-	delete(p.conns, server)
-	p.mu.Unlock()
-}
-
-// pipe copies src to dst, dropping what arrives while the proxy stalls.
-func (p *faultProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			stalled := p.stalled
-			p.mu.Unlock()
-			if !stalled {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// refuse cuts every connection and refuses new ones.
-func (p *faultProxy) refuse() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-	p.closeHeld()
-}
-
-// stall keeps every connection open and answers nothing on any of them.
-func (p *faultProxy) stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stalled = true
-}
-
-// up forwards again. Connections that stalled are closed, as a peer that
-// comes back after a long silence resets them.
-func (p *faultProxy) up() {
-	p.t.Helper()
-	p.mu.Lock()
-	listening := p.ln != nil
-	if p.stalled {
-		p.stalled = false
-		for c := range p.conns {
-			c.Close()
-			delete(p.conns, c)
-		}
-	}
-	p.closeHeld()
-	p.mu.Unlock()
-	if listening {
-		return
-	}
-	var ln net.Listener
-	eventually(p.t, 30*time.Second, 50*time.Millisecond, func() bool {
-		var err error
-		ln, err = net.Listen("tcp", p.addr)
-		return err == nil
-	}, func() string { return "cannot listen on " + p.addr + " again" })
-	p.serve(ln)
-}
-
-func (p *faultProxy) closeHeld() {
-	for _, c := range p.held {
-		c.Close()
-	}
-	p.held = nil
-}
 
 // TestLongDatabaseOutage holds PostgreSQL away for longer than any single
 // retry of a database step lasts (the old persist step gave up after 30 s)
@@ -201,23 +47,16 @@ const (
 
 func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration) {
 	began := time.Now()
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFaultProxy(t, u.Host)
-	u.Host = proxy.addr
-
-	env := childEnv(t.TempDir())
-	env["DATABASE_URL"] = u.String()
-	env["CHAPTASK_MAX_CONCURRENCY"] = "16"
-	p := start(t, "chaptask", env)
-	c := newClient(p.base)
+	proxy, _, c := startBehindProxy(t, pgURL, 16)
 
 	marks := t.TempDir()
-	small := c.createTask(t, map[string]any{"command": "echo out-$CHAPTASK_JOB_ID; sleep 1; printf 'line %s\\n' 1 2 3; " +
+	// Commands wait for the outage to begin, so that every job is in
+	// flight when it does and every result has to wait for the database.
+	gate := filepath.Join(t.TempDir(), "outage")
+	waitGate := "while [ ! -e " + gate + " ]; do sleep 0.05; done; "
+	small := c.createTask(t, map[string]any{"command": waitGate + "echo out-$CHAPTASK_JOB_ID; sleep 1; printf 'line %s\\n' 1 2 3; " +
 		"echo err-$CHAPTASK_JOB_ID >&2; touch " + marks + "/$CHAPTASK_JOB_ID"})
-	large := c.createTask(t, map[string]any{"command": fmt.Sprintf("head -c %d /dev/zero | tr '\\0' y; echo; echo $CHAPTASK_JOB_ID; touch %s/$CHAPTASK_JOB_ID",
+	large := c.createTask(t, map[string]any{"command": waitGate + fmt.Sprintf("head -c %d /dev/zero | tr '\\0' y; echo; echo $CHAPTASK_JOB_ID; touch %s/$CHAPTASK_JOB_ID",
 		outageLargeSize, marks)})
 	jobTask := map[string]string{}
 	for i := range outageSmallJobs + outageLargeJobs {
@@ -238,9 +77,12 @@ func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration
 	if stall {
 		proxy.stall()
 	} else {
-		proxy.refuse()
+		proxy.cut(true)
 	}
 	outageBegan := time.Now()
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Hold the outage for its whole length, watching that no job gives up
 	// (the list answers from Temporal while no job on it needs the
 	// database) and counting the commands that finish meanwhile: their
