@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,9 +38,13 @@ func newJobCgroups() (*jobCgroups, error) {
 	}
 	parent := filepath.Join(mount, own)
 	// Directories left by workers that died are removed if empty (rmdir
-	// refuses a cgroup that still holds processes).
+	// refuses a cgroup that still holds processes); live workers' stay.
 	if stale, _ := filepath.Glob(filepath.Join(parent, workerCgroupPrefix+"*")); len(stale) > 0 {
 		for _, dir := range stale {
+			pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), workerCgroupPrefix))
+			if err != nil || syscall.Kill(pid, 0) != syscall.ESRCH {
+				continue
+			}
 			jobs, _ := filepath.Glob(filepath.Join(dir, "job-*"))
 			for _, j := range jobs {
 				_ = os.Remove(j)
