@@ -80,13 +80,14 @@ func (r *reaper) reap(jobID string, pgid int) {
 	marker := []byte("CHAPTASK_JOB_ID=" + jobID + "\x00")
 	self := os.Getpid()
 	var selfSID int
-	for _, p := range processes(func(pid int) bool { return pid == self }) {
+	for _, p := range processes([]string{"/proc/self/stat"}) {
 		selfSID = p.sid
 	}
 	for range maxReapRounds {
 		found := false
 		r.mu.Lock()
-		for _, child := range processes(nil) {
+		all, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, child := range processes(all) {
 			if child.ppid != self {
 				continue
 			}
@@ -127,29 +128,25 @@ type process struct {
 	state                string
 }
 
-// processes lists the processes, or only those whose pid is wanted.
-func processes(wanted func(pid int) bool) []process {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+// processes reads the processes whose /proc/<pid>/stat files are named.
+func processes(stats []string) []process {
 	var out []process
 	for _, path := range stats {
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(path)))
-		if err != nil || (wanted != nil && !wanted(pid)) {
-			continue
-		}
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			continue // exited while we looked
 		}
 		// pid (comm) state ppid pgrp session …; comm may hold spaces and ')'.
-		end := bytes.LastIndexByte(raw, ')')
-		if end < 0 {
+		open, end := bytes.IndexByte(raw, ' '), bytes.LastIndexByte(raw, ')')
+		if open < 0 || end < 0 {
 			continue
 		}
 		fields := strings.Fields(string(raw[end+1:]))
 		if len(fields) < 4 {
 			continue
 		}
-		p := process{pid: pid, state: fields[0]}
+		p := process{state: fields[0]}
+		p.pid, _ = strconv.Atoi(string(raw[:open]))
 		p.ppid, _ = strconv.Atoi(fields[1])
 		p.pgid, _ = strconv.Atoi(fields[2])
 		p.sid, _ = strconv.Atoi(fields[3])
