@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,34 @@ type Activities struct {
 	ShellDisabled bool
 	// Metrics receives job outcomes and timings; nil records none.
 	Metrics *metrics.Metrics
+
+	procsOnce sync.Once
+	cgroups   *jobCgroups // nil where the kernel offers none
+	reaper    *reaper     // the fallback without cgroups; nil where unavailable
+}
+
+// jobProcs says how the job's processes that leave its process group are
+// ended: a cgroup per command where the kernel offers one, else the worker
+// as their child subreaper. The first call decides and logs which.
+func (a *Activities) jobProcs(jobID string, logger *slog.Logger) jobProcs {
+	a.procsOnce.Do(func() {
+		var cgErr, reapErr error
+		if a.cgroups, cgErr = newJobCgroups(); cgErr == nil {
+			a.logger().Info("shell commands run in a cgroup each; ending a job kills every process it started", "cgroup", a.cgroups.dir)
+			return
+		}
+		if a.reaper, reapErr = newReaper(); reapErr == nil {
+			a.logger().Info("shell commands run without cgroups; the worker is their child subreaper and kills what a job leaves behind", "reason", cgErr)
+			return
+		}
+		a.logger().Warn("processes that leave a job's process group (setsid, double forks) may outlive the job", "no_cgroup", cgErr, "no_subreaper", reapErr)
+	})
+	procs := jobProcs{reaper: a.reaper, jobID: jobID}
+	var err error
+	if procs.cgroup, err = a.cgroups.create(jobID); err != nil {
+		logger.Warn("job runs without a cgroup of its own", "error", err)
+	}
+	return procs
 }
 
 // Register registers every step under its stable name.
@@ -214,6 +243,7 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		return ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	}
 	var data any
+	var logTail []db.LogChunk
 	switch {
 	case in.Task.TaskType == "shell" && a.ShellDisabled:
 		return out, temporal.NewNonRetryableApplicationError(
@@ -224,8 +254,12 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
 		}
 		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
-			func() { activity.RecordHeartbeat(ctx) }, live)
-		live.close(ctx)
+			func() { activity.RecordHeartbeat(ctx) }, live, a.jobProcs(in.JobID, logger))
+		// Storing what the command printed may wait on a slow database:
+		// heartbeats go on, so the job is not taken for one on a dead worker.
+		stopBeating := keepAlive(ctx)
+		defer stopBeating()
+		logTail = live.close(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			logger.Info("job canceled; its process group was killed")
@@ -249,6 +283,8 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		if err != nil {
 			return out, err
 		}
+		stopBeating := keepAlive(ctx)
+		defer stopBeating()
 		out.TimedOut = res.TimedOut
 		out.Outcome = functionOutcome(res.Error)
 		data = res
@@ -262,18 +298,36 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 	if err != nil {
 		return out, fmt.Errorf("encode artifact: %w", err)
 	}
-	if id, ok := a.storeArtifact(ctx, in, out, raw, logger); ok {
+	raw = withoutNUL(raw)
+	if a.DB == nil {
+		out.Data = raw // tests of the step alone
+		return out, nil
+	}
+	exec := db.Execution{JobID: in.JobID, RunID: activity.GetInfo(ctx).WorkflowExecution.RunID, TaskID: in.Task.ID, StartedAt: out.StartedAt, Data: db.JSON(raw), Log: logTail}
+	id, err := a.storeArtifact(ctx, exec, in.Task.TaskType, out, storeInRunTimeout)
+	if err == nil {
 		out.ArtifactID = id
 		return out, nil
 	}
-	if len(raw) <= a.inlineLimit() {
-		out.Data = raw
-		return out, nil
-	}
-	if err := db.StageJobOutput(ctx, a.DB, in.JobID, raw); err != nil {
+	if errors.Is(err, db.ErrNotStorable) {
 		return out, err
 	}
-	out.Staged = true
+	// The database is unavailable. Output small enough to cross Temporal
+	// waits in the job's history for the persist step, which outlives
+	// this worker; larger output waits here.
+	logger.Warn("store artifact failed; retrying until the database is back", "error", err)
+	if len(raw) <= a.inlineLimit() && logBytes(logTail) <= a.inlineLimit() {
+		out.Data = raw
+		for _, c := range logTail {
+			out.Log = append(out.Log, workflows.LogChunk{Offset: c.Offset, Stream: c.Stream, Data: c.Data})
+		}
+		return out, nil
+	}
+	id, err = a.storeWhenBack(ctx, exec, in.Task.TaskType, out, logger)
+	if err != nil {
+		return out, err
+	}
+	out.ArtifactID = id
 	return out, nil
 }
 
@@ -289,32 +343,145 @@ func functionOutcome(err *registry.Error) *workflows.Outcome {
 	return &workflows.Outcome{ErrorType: err.Type, ErrorMessage: msg}
 }
 
-// storeInRunTimeout bounds the run step's attempt to store the artifact,
-// well inside the heartbeat timeout: past it, the persist step takes over.
+// storeInRunTimeout bounds the run step's first attempt to store the
+// artifact; past it, the output waits for the database as the run step
+// explains.
 const storeInRunTimeout = 3 * time.Second
 
-// storeArtifact stores the job's artifact from the run step, which spares
-// the workflow its persist step: a local activity, a marker in the history
-// and the data's trip through Temporal. It reports false when the artifact
-// could not be stored; the data then goes back to the workflow, whose
-// persist step retries until the database is back, as before.
-func (a *Activities) storeArtifact(ctx context.Context, in workflows.RunInput, out workflows.RunOutput, raw []byte, logger *slog.Logger) (string, bool) {
-	if a.DB == nil {
-		return "", false
+// storeWhenBack retries storing a large artifact from the run step until
+// the database is back, heartbeating meanwhile (see keepAlive). The output
+// lives only in this worker's memory: if the worker stops first, the step
+// fails and its retry runs the command again, as after a crash. A
+// cancellation arriving now is too late to stop anything, so it does not
+// end the wait; only the end of the step (its timeout, a terminated job)
+// or the worker's shutdown does.
+func (a *Activities) storeWhenBack(ctx context.Context, exec db.Execution, taskType string, out workflows.RunOutput, logger *slog.Logger) (string, error) {
+	wait := 200 * time.Millisecond
+	end := endOfStep(ctx)
+	for attempt := 2; ; attempt++ {
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-activity.GetWorkerStopChannel(ctx):
+			timer.Stop()
+			return "", fmt.Errorf("worker stopping while the database is unavailable; the job's output of %d bytes is lost and the command runs again", len(exec.Data))
+		case <-end:
+			timer.Stop()
+			return "", fmt.Errorf("store artifact: %w", context.Cause(ctx))
+		}
+		wait = min(2*wait, workflows.DatabaseRetryInterval)
+		id, err := a.storeArtifact(ctx, exec, taskType, out, storeAttemptTimeout)
+		if err == nil {
+			logger.Info("stored artifact after the database came back", "attempts", attempt)
+			return id, nil
+		}
+		if errors.Is(err, db.ErrNotStorable) {
+			return "", err
+		}
+		if attempt%10 == 0 {
+			logger.Warn("store artifact still failing; retrying", "attempt", attempt, "error", err)
+		}
 	}
-	runID := activity.GetInfo(ctx).WorkflowExecution.RunID
+}
+
+// storeAttemptTimeout bounds one attempt of storeWhenBack.
+const storeAttemptTimeout = 10 * time.Second
+
+// endOfStep is closed when the step's context ends for a reason other than
+// a cancellation request: its start-to-close timeout, or the job being
+// gone. A cancellation request leaves it open.
+func endOfStep(ctx context.Context) <-chan struct{} {
+	end := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		var canceled *temporal.CanceledError
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || !errors.As(context.Cause(ctx), &canceled) {
+			close(end)
+		}
+	}()
+	return end
+}
+
+// storeArtifact stores the job's artifact (and the end of its live output)
+// within timeout. Storing it from the run step spares the workflow its
+// persist step: an activity, history events and the data's trip through
+// Temporal. An error wrapping db.ErrNotStorable is final; any other means
+// the database is unavailable.
+func (a *Activities) storeArtifact(ctx context.Context, exec db.Execution, taskType string, out workflows.RunOutput, timeout time.Duration) (string, error) {
 	// The work is done: a cancellation that arrives now must not lose it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeInRunTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.Task.ID, StartedAt: out.StartedAt, Data: db.JSON(raw)})
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, exec)
+	if errors.Is(err, db.ErrNotStorable) {
+		// RunTask counts the failed job.
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotStorable, err)
+	}
 	if err != nil {
-		logger.Warn("store artifact failed; the persist step retries it", "error", err)
-		return "", false
+		return "", err
 	}
 	if created {
-		a.jobStored(in.Task.TaskType, out)
+		a.jobStored(taskType, out)
 	}
-	return id, true
+	return id, nil
+}
+
+// keepAlive heartbeats every heartbeatEvery until the returned function is
+// called.
+func keepAlive(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(heartbeatEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
+}
+
+func logBytes(chunks []db.LogChunk) (n int) {
+	for _, c := range chunks {
+		n += len(c.Data)
+	}
+	return n
+}
+
+// withoutNUL replaces the JSON escape \u0000 by \ufffd: PostgreSQL's jsonb
+// cannot hold NUL, and the live log shows NUL as U+FFFD already.
+func withoutNUL(raw []byte) []byte {
+	const nul, replacement = `\u0000`, `\ufffd`
+	if !bytes.Contains(raw, []byte(nul)) {
+		return raw
+	}
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			out = append(out, raw[i])
+			continue
+		}
+		// An escape: \u0000 is replaced, any other (such as \\ before
+		// the text u0000) is copied whole.
+		if bytes.HasPrefix(raw[i:], []byte(nul)) {
+			out = append(out, replacement...)
+			i += len(nul) - 1
+			continue
+		}
+		out = append(out, raw[i])
+		if i+1 < len(raw) {
+			out = append(out, raw[i+1])
+			i++
+		}
+	}
+	return out
 }
 
 // jobStored counts a job whose artifact was just stored. Only the call that
@@ -404,17 +571,30 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 		data = db.JSON(in.Output.Data)
 	}
 	runID := activity.GetInfo(ctx).WorkflowExecution.RunID
-	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data})
+	var tail []db.LogChunk
+	for _, c := range in.Output.Log {
+		tail = append(tail, db.LogChunk{JobID: in.JobID, Offset: c.Offset, Stream: c.Stream, Data: c.Data, CreatedAt: db.Now()})
+	}
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data, Log: tail})
+	if errors.Is(err, db.ErrNotStorable) {
+		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
+		a.logger().Warn("the database refuses the job's output; the job fails", "job_id", in.JobID, "task_id", in.TaskID, "error", err)
+		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotStorable, err)
+	}
 	if errors.Is(err, db.ErrNotFound) {
 		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
 		a.logger().Warn("job's output is gone; the job fails", "job_id", in.JobID, "task_id", in.TaskID)
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotFound, err)
 	}
 	if err != nil {
-		// Logged here although returned: the SDK retries a failing local
+		// Logged here although returned: the SDK retries a failing
 		// activity silently, and an operator should see why a finished job
-		// stays running (typically a database outage).
-		a.logger().Warn("store artifact failed; retrying", "job_id", in.JobID, "attempt", activity.GetInfo(ctx).Attempt, "error", err)
+		// stays running (typically a database outage). Retries go on for
+		// as long as the job lives, so after the first ten only every
+		// tenth is logged.
+		if attempt := activity.GetInfo(ctx).Attempt; attempt <= 10 || attempt%10 == 0 {
+			a.logger().Warn("store artifact failed; retrying", "job_id", in.JobID, "attempt", attempt, "error", err)
+		}
 		return workflows.PersistOutput{}, err
 	}
 	if created {

@@ -18,10 +18,12 @@ import (
 // Live log flushing: often enough that a reader following a job sees output
 // within a fraction of a second, in chunks small enough to page through.
 const (
-	liveFlushEvery    = 200 * time.Millisecond
-	liveChunkMax      = 64 << 10
-	liveFlushAt       = 32 << 10
-	liveFinalFlushMax = 5 * time.Second
+	liveFlushEvery = 200 * time.Millisecond
+	liveChunkMax   = 64 << 10
+	liveFlushAt    = 32 << 10
+	// liveFinalFlushMax bounds one flush. The last one is tried once: what
+	// it cannot store goes with the artifact.
+	liveFinalFlushMax = 3 * time.Second
 )
 
 // liveLog stores a running command's output in the job's log as it arrives,
@@ -56,7 +58,11 @@ func startLiveLog(ctx context.Context, bdb *bun.DB, jobID string, attempt int32,
 		carry: map[string][]byte{},
 		wake:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	end, err := db.JobLogEnd(ctx, bdb, jobID)
+	// Bounded: a stalled database must not hold the command back past its
+	// heartbeat timeout.
+	endCtx, cancel := context.WithTimeout(ctx, liveFinalFlushMax)
+	end, err := db.JobLogEnd(endCtx, bdb, jobID)
+	cancel()
 	if err != nil {
 		logger.Warn("live log: cannot find the end of earlier output; starting at 0", "error", err)
 	}
@@ -204,10 +210,13 @@ func (l *liveLog) flush(ctx context.Context) {
 	l.failing = false
 }
 
-// close stores the rest of the output; a nil log does nothing.
-func (l *liveLog) close(ctx context.Context) {
+// close tries once to store the rest of the output and returns what it
+// could not store: the caller stores that with the artifact, so that a
+// database outage at the end of a run leaves the log complete. A nil log
+// returns nothing.
+func (l *liveLog) close(ctx context.Context) []db.LogChunk {
 	if l == nil {
-		return
+		return nil
 	}
 	close(l.stop)
 	<-l.done
@@ -217,4 +226,7 @@ func (l *liveLog) close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), liveFinalFlushMax)
 	defer cancel()
 	l.flush(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending
 }

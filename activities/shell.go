@@ -27,21 +27,40 @@ type shellRun struct {
 // leaves processes behind. heartbeat is called every tick while it runs.
 //
 // live, when not nil, receives the output as it arrives.
-func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog) (shellRun, error) {
+//
+// procs ends the processes that left the command's process group (setsid,
+// double forks) once it has ended.
+func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog, procs jobProcs) (shellRun, error) {
 	run := shellRun{stdout: newCapture(maxBytes), stderr: newCapture(maxBytes)}
-	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.Env = env
-	cmd.Stdout = io.MultiWriter(run.stdout, live.writer("stdout"))
-	cmd.Stderr = io.MultiWriter(run.stderr, live.writer("stderr"))
-	cmd.Stdin = nil
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A background child holding stdout open must not keep the job running
-	// after the command exited.
-	cmd.WaitDelay = grace
-	if err := cmd.Start(); err != nil {
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", command)
+		cmd.Env = env
+		cmd.Stdout = io.MultiWriter(run.stdout, live.writer("stdout"))
+		cmd.Stderr = io.MultiWriter(run.stderr, live.writer("stderr"))
+		cmd.Stdin = nil
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// A background child holding stdout open must not keep the job
+		// running after the command exited.
+		cmd.WaitDelay = grace
+		return cmd
+	}
+	cmd := newCmd()
+	cg := procs.cgroup
+	cg.place(cmd.SysProcAttr)
+	start := func() error { return cmd.Start() }
+	pid := func() int { return cmd.Process.Pid }
+	err := procs.reaper.start(start, pid)
+	if err != nil && cg != nil {
+		// The kernel refused the placement (as a seccomp filter that
+		// blocks clone3 does): run with the process group alone.
+		cg, cmd = nil, newCmd()
+		err = procs.reaper.start(start, pid)
+	}
+	if err != nil {
 		return run, err
 	}
 	pgid := cmd.Process.Pid
+	defer procs.reaper.done(pgid)
 	killGroup := func(sig syscall.Signal) { _ = syscall.Kill(-pgid, sig) }
 
 	done := make(chan error, 1)
@@ -71,6 +90,11 @@ loop:
 		}
 	}
 	killGroup(syscall.SIGKILL)
+	// Every process left gets SIGKILL; one that is slow to die leaves an
+	// empty cgroup behind, which the next worker start removes. Failing
+	// the step for it would run the command again.
+	_ = cg.kill()
+	procs.reaper.reap(procs.jobID, pgid)
 
 	// Set even when ctx ended: a timed-out run reports the signal that
 	// stopped it.
@@ -83,6 +107,15 @@ loop:
 		return run, waitErr
 	}
 	return run, nil
+}
+
+// jobProcs is how a job's processes outside its process group are ended:
+// its own cgroup where the kernel offers one, else the reaper; neither
+// (the zero value) leaves them to the process group alone.
+type jobProcs struct {
+	cgroup *jobCgroup
+	reaper *reaper
+	jobID  string
 }
 
 // exitCode reports the exit status, or minus the signal number for a command

@@ -58,7 +58,7 @@ func TestCaptureBoundedMemory(t *testing.T) {
 
 func runTestShell(t *testing.T, ctx context.Context, command string) (shellRun, error) {
 	t.Helper()
-	return runShell(ctx, command, ShellEnv(os.Getenv), 1<<20, 500*time.Millisecond, time.Hour, func() {}, nil)
+	return runShell(ctx, command, ShellEnv(os.Getenv), 1<<20, 500*time.Millisecond, time.Hour, func() {}, nil, jobProcs{})
 }
 
 func TestRunShellOutputAndExitCodes(t *testing.T) {
@@ -162,4 +162,20 @@ func TestRunShellKillsLeftovers(t *testing.T) {
 		t.Fatal("no pid written")
 	}
 	waitDead(t, pid)
+}
+
+// PostgreSQL's jsonb cannot hold NUL: the artifact shows it as U+FFFD, as
+// the live log does, and an escaped backslash before "u0000" stays text.
+func TestWithoutNUL(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"stdout":"a\u0000b"}`:     `{"stdout":"a\ufffdb"}`,
+		`{"stdout":"a\\u0000b"}`:    `{"stdout":"a\\u0000b"}`,
+		`{"stdout":"a\\\u0000b"}`:   `{"stdout":"a\\\ufffdb"}`,
+		`{"stdout":"\u0000\u0000"}`: `{"stdout":"\ufffd\ufffd"}`,
+		`{"stdout":"plain"}`:        `{"stdout":"plain"}`,
+	} {
+		if got := string(withoutNUL([]byte(in))); got != want {
+			t.Errorf("withoutNUL(%s) = %s, want %s", in, got, want)
+		}
+	}
 }

@@ -7,7 +7,36 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// ErrNotStorable means the database refused a job's output for what it is
+// (a value it cannot hold, a violated constraint): retrying cannot help,
+// unlike an outage.
+var ErrNotStorable = errors.New("the database refuses the data")
+
+// refusal wraps err with ErrNotStorable when the database refused the
+// statement for its content rather than failing to run it.
+func refusal(err error) error {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		// Classes 22 (data exception) and 23 (integrity constraint).
+		if class := pgErr.Field('C'); len(class) == 5 && (class[:2] == "22" || class[:2] == "23") {
+			return fmt.Errorf("%w: %w", ErrNotStorable, err)
+		}
+		return err
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() & 0xff {
+		case sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH:
+			return fmt.Errorf("%w: %w", ErrNotStorable, err)
+		}
+	}
+	return err
+}
 
 // jobOutput is artifact data of a job too large to cross Temporal, staged by
 // the run step until the persist step turns it into the artifact.
@@ -46,6 +75,10 @@ type Execution struct {
 	StartedAt time.Time
 	// Data is the artifact data; nil means "take the staged output".
 	Data JSON
+	// Log is the end of the job's live output not stored yet; it is
+	// stored with the artifact, so that a job's log is complete exactly
+	// when its artifact exists.
+	Log []LogChunk
 }
 
 // PersistJobArtifact stores the execution artifact of a job exactly once and
@@ -85,6 +118,9 @@ func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (id string
 		if err := CreateArtifact(ctx, tx, a); err != nil {
 			return err
 		}
+		if err := AppendJobLog(ctx, tx, e.Log); err != nil {
+			return err
+		}
 		if _, err := tx.NewDelete().Model((*jobOutput)(nil)).Where("job_id = ?", jobID).Exec(ctx); err != nil {
 			return err
 		}
@@ -95,7 +131,7 @@ func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (id string
 		return "", false, fmt.Errorf("persist artifact of job %s: no staged output: %w", jobID, ErrNotFound)
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("persist artifact of job %s: %w", jobID, err)
+		return "", false, fmt.Errorf("persist artifact of job %s: %w", jobID, refusal(err))
 	}
 	return artifactID, created, nil
 }

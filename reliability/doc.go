@@ -8,6 +8,13 @@
 //   - while PostgreSQL is unreachable the API answers 503 problem documents,
 //     never 500s or hangs, and jobs in flight complete once it is back
 //     (TestDatabaseOutage);
+//   - PostgreSQL refused for 120 s, or stalled (connections accepted, never
+//     answered) for 60 s, with 50 jobs in flight loses nothing: every job
+//     completes with one artifact holding exactly what its command printed,
+//     and its live output ($logs) holds the same bytes (TestLongDatabaseOutage);
+//   - processes a job started outside its process group (setsid, double
+//     forks, nohup) end with the job, when it completes and when it is
+//     canceled (TestJobLeavesNoProcess);
 //   - 1,000 executions from 50 concurrent clients, with reads alongside, all
 //     complete with one artifact each, with no 5xx and bounded memory
 //     (TestLoad);

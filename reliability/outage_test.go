@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +19,9 @@ import (
 // tcpProxy forwards connections to a target. An outage cuts every open
 // connection and then either refuses new ones (the listener is closed, as
 // when the database host is gone) or accepts and drops them at once (as a
-// restarting server does); bringing it up forwards again on the same address.
+// restarting server does); a stall keeps every connection open and
+// answers nothing on any (as a host that hangs does); bringing it up
+// forwards again on the same address.
 type tcpProxy struct {
 	t      *testing.T
 	target string
@@ -28,7 +30,9 @@ type tcpProxy struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	dropping bool
+	stalled  bool
 	conns    map[net.Conn]struct{}
+	held     []net.Conn // accepted while stalled, never answered
 }
 
 func newProxy(t *testing.T, target string) *tcpProxy {
@@ -60,10 +64,16 @@ func (p *tcpProxy) serve(ln net.Listener) {
 
 func (p *tcpProxy) forward(client net.Conn) {
 	p.mu.Lock()
-	dropping := p.dropping
+	dropping, stalled := p.dropping, p.stalled
+	if stalled {
+		p.held = append(p.held, client)
+	}
 	p.mu.Unlock()
 	if dropping {
 		client.Close()
+		return
+	}
+	if stalled {
 		return
 	}
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
@@ -80,23 +90,48 @@ func (p *tcpProxy) forward(client net.Conn) {
 	}
 	p.conns[client], p.conns[server] = struct{}{}, struct{}{}
 	p.mu.Unlock()
-	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src) //nolint:errcheck // ends when either side closes
-		dst.Close()
-		src.Close()
-	}
-	go pipe(server, client)
-	pipe(client, server)
+	go p.pipe(server, client)
+	p.pipe(client, server)
 	p.mu.Lock()
 	delete(p.conns, client)
 	delete(p.conns, server)
 	p.mu.Unlock()
 }
 
+// pipe copies src to dst until either side closes, dropping what arrives
+// while the proxy stalls.
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		p.mu.Lock()
+		stalled := p.stalled
+		p.mu.Unlock()
+		if n > 0 && !stalled {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stall keeps every connection open and answers nothing on any of them.
+func (p *tcpProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = true
+}
+
 // cut closes the open connections and refuses (refuse) or drops new ones.
 func (p *tcpProxy) cut(refuse bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closeHeld()
 	if refuse && p.ln != nil {
 		p.ln.Close()
 		p.ln = nil
@@ -108,11 +143,21 @@ func (p *tcpProxy) cut(refuse bool) {
 	}
 }
 
-// up forwards connections again on the same address.
+// up forwards connections again on the same address. Connections that
+// stalled are closed, as a peer that comes back after a long silence
+// resets them.
 func (p *tcpProxy) up() {
 	p.t.Helper()
 	p.mu.Lock()
 	p.dropping = false
+	if p.stalled {
+		p.stalled = false
+		for c := range p.conns {
+			c.Close()
+			delete(p.conns, c)
+		}
+	}
+	p.closeHeld()
 	listening := p.ln != nil
 	p.mu.Unlock()
 	if listening {
@@ -125,6 +170,13 @@ func (p *tcpProxy) up() {
 		return err == nil
 	}, func() string { return "cannot listen on " + p.addr + " again" })
 	p.serve(ln)
+}
+
+func (p *tcpProxy) closeHeld() {
+	for _, c := range p.held {
+		c.Close()
+	}
+	p.held = nil
 }
 
 // problemDoc is what the tests read of an RFC 9457 problem document.
@@ -149,19 +201,7 @@ func TestDatabaseOutage(t *testing.T) {
 
 func testOutage(t *testing.T, refuse bool) {
 	began := time.Now()
-	pgURL := dbtest.PostgresURL(t)
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newProxy(t, u.Host)
-	u.Host = proxy.addr
-
-	env := childEnv(t.TempDir())
-	env["DATABASE_URL"] = u.String()
-	env["CHAPTASK_MAX_CONCURRENCY"] = "8"
-	p := start(t, "chaptask", env)
-	c := newClient(p.base)
+	proxy, p, c := startBehindProxy(t, dbtest.PostgresURL(t), 8)
 
 	marks := t.TempDir()
 	quick := c.createTask(t, map[string]any{"command": "echo quick"})
@@ -277,6 +317,23 @@ func testOutage(t *testing.T, refuse bool) {
 	t.Logf("FIGURE: outage/%s: database cut for %s with %d jobs in flight; %d requests during it, all 503, slowest %s; "+
 		"%d lost, %d duplicated; wall %s",
 		t.Name()[len("TestDatabaseOutage/"):], outage.Round(100*time.Millisecond), inFlight, requests, slowest.Round(time.Millisecond), lost, dup, time.Since(began).Round(time.Second))
+}
+
+// startBehindProxy starts chaptask (embedded Temporal) on PostgreSQL at
+// pgURL through a proxy the test controls, running jobs jobs at a time.
+func startBehindProxy(t *testing.T, pgURL string, jobs int) (*tcpProxy, *proc, *client) {
+	t.Helper()
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newProxy(t, u.Host)
+	u.Host = proxy.addr
+	env := childEnv(t.TempDir())
+	env["DATABASE_URL"] = u.String()
+	env["CHAPTASK_MAX_CONCURRENCY"] = strconv.Itoa(jobs)
+	p := start(t, "chaptask", env)
+	return proxy, p, newClient(p.base)
 }
 
 func countFiles(t *testing.T, dir string) int {

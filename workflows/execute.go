@@ -22,7 +22,19 @@ const (
 	// partial output survives) and needs time to kill the command and
 	// report. Temporal's limit only catches a worker that failed to.
 	runTimeoutMargin = 10 * time.Minute
+	// localStepTimeout bounds one attempt of a database step.
 	localStepTimeout = 30 * time.Second
+	// snapshotRetryFor is how long a schedule's run keeps trying to read
+	// its task through a database outage. The snapshot step is a local
+	// activity whose retries keep a workflow task open and add three
+	// history events per workflow task timeout; a day of them stays far
+	// below Temporal's history limits.
+	snapshotRetryFor = 24 * time.Hour
+	// persistActivityChange versions the persist step: a regular activity
+	// (retried by the server for as long as the job lives, at no history
+	// cost per attempt) instead of a local activity whose retries ended
+	// after localStepTimeout.
+	persistActivityChange = "persist-as-activity"
 	// maxRetryInterval bounds retry intervals read from a snapshot, so no
 	// stored value can overflow a time.Duration.
 	maxRetryInterval = 24 * time.Hour
@@ -35,15 +47,13 @@ const (
 // job could not be carried out.
 func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// Database steps retry until the database is back; only a task that no
-	// longer exists is final.
+	// longer exists, or output that is gone, is final. Without an explicit
+	// schedule-to-close bound the SDK would stop a local activity's retries
+	// after one start-to-close timeout.
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: localStepTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        200 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        10 * time.Second,
-			NonRetryableErrorTypes: []string{ErrTypeTaskNotFound, ErrTypeOutputNotFound},
-		},
+		StartToCloseTimeout:    localStepTimeout,
+		ScheduleToCloseTimeout: snapshotRetryFor,
+		RetryPolicy:            databaseRetryPolicy(),
 	})
 	info := workflow.GetInfo(ctx)
 	jobID := info.WorkflowExecution.ID
@@ -90,8 +100,15 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	saved := PersistOutput{ArtifactID: out.ArtifactID}
 	if saved.ArtifactID == "" {
 		// A cancel that arrives now is too late to stop anything: keep the work.
-		pctx, _ := workflow.NewDisconnectedContext(lctx)
-		err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out}).Get(pctx, &saved)
+		persist := PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out}
+		// Histories recorded before the change replay the local activity.
+		if workflow.GetVersion(ctx, persistActivityChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			pctx, _ := workflow.NewDisconnectedContext(lctx)
+			err = workflow.ExecuteLocalActivity(pctx, PersistArtifactActivity, persist).Get(pctx, &saved)
+		} else {
+			pctx, _ := workflow.NewDisconnectedContext(workflow.WithActivityOptions(ctx, persistOptions()))
+			err = workflow.ExecuteActivity(pctx, PersistArtifactActivity, persist).Get(pctx, &saved)
+		}
 		if err != nil {
 			return fail(logger, err, "persist artifact")
 		}
@@ -105,6 +122,32 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 
 	return ExecuteResult{ArtifactID: saved.ArtifactID, StartedAt: out.StartedAt, FinishedAt: out.FinishedAt, Outcome: out.Outcome}, nil
 }
+
+// databaseRetryPolicy retries a database step with capped backoff and no
+// limit on attempts.
+func databaseRetryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        200 * time.Millisecond,
+		BackoffCoefficient:     2,
+		MaximumInterval:        DatabaseRetryInterval,
+		NonRetryableErrorTypes: []string{ErrTypeTaskNotFound, ErrTypeOutputNotFound, ErrTypeOutputNotStorable},
+	}
+}
+
+// persistOptions are the persist step's activity options. There is no
+// schedule-to-close timeout: the server retries the step for as long as
+// the job lives, so an outage of any length loses no output that reached
+// the workflow.
+func persistOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: localStepTimeout,
+		RetryPolicy:         databaseRetryPolicy(),
+	}
+}
+
+// DatabaseRetryInterval caps the wait between attempts to reach the
+// database, so a job notices within seconds that it is back.
+const DatabaseRetryInterval = 10 * time.Second
 
 // runOptions are the run step's activity options for task.
 func runOptions(task TaskSnapshot) workflow.ActivityOptions {

@@ -407,3 +407,57 @@ func TestWithOverrides(t *testing.T) {
 		t.Error("WithOverrides changed the task it was called on")
 	}
 }
+
+// A database outage outlasting the 30 s after which the database steps of
+// earlier versions gave up loses nothing: the snapshot step and the persist
+// step keep trying until the database is back, and the persist step stores
+// the end of the live output the run step could not. (The test environment
+// caps retries at 10 attempts; the server does not: see
+// TestPersistStepRetriesForTheJobsLifetime.)
+func TestExecuteTaskOutlastsADatabaseOutage(t *testing.T) {
+	const outage = 40 * time.Second
+	var env *testsuite.TestWorkflowEnvironment
+	var began time.Time
+	down := func() bool { return env.Now().Sub(began) < outage }
+	s := okSteps()
+	s.snapshot = func(SnapshotInput) (TaskSnapshot, error) {
+		if down() {
+			return TaskSnapshot{}, errors.New("dial tcp: connection refused")
+		}
+		return task, nil
+	}
+	tail := []LogChunk{{Offset: 3, Stream: "stdout", Data: "end\n"}}
+	s.run = func(context.Context, RunInput) (RunOutput, error) {
+		began = env.Now() // the outage begins as the command ends
+		return RunOutput{Data: []byte(`{"stdout":"hi\nend\n"}`), Log: tail}, nil
+	}
+	var persisted PersistInput
+	s.persist = func(in PersistInput) (PersistOutput, error) {
+		if down() {
+			return PersistOutput{}, errors.New("dial tcp: connection refused")
+		}
+		persisted = in
+		return PersistOutput{ArtifactID: "01ART"}, nil
+	}
+	env = newEnv(t, s)
+	began = env.Now()
+	env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID})
+	var res ExecuteResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.ArtifactID != "01ART" {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if !reflect.DeepEqual(persisted.Output.Log, tail) {
+		t.Errorf("persist step got log %+v, want %+v", persisted.Output.Log, tail)
+	}
+}
+
+// The persist step has no schedule-to-close bound and no attempt limit,
+// so the server retries it for as long as the job lives, at most
+// DatabaseRetryInterval apart.
+func TestPersistStepRetriesForTheJobsLifetime(t *testing.T) {
+	o := persistOptions()
+	if o.ScheduleToCloseTimeout != 0 || o.RetryPolicy == nil || o.RetryPolicy.MaximumAttempts != 0 ||
+		o.RetryPolicy.MaximumInterval != DatabaseRetryInterval {
+		t.Errorf("persist options %+v, retry policy %+v", o, o.RetryPolicy)
+	}
+}

@@ -33,7 +33,10 @@ const (
 	ErrTypeTaskNotFound   = "TaskNotFound"
 	ErrTypeBadTask        = "BadTask"
 	ErrTypeOutputNotFound = "OutputNotFound"
-	ErrTypeTaskDisabled   = "TaskDisabled"
+	// ErrTypeOutputNotStorable is the error type of output the database
+	// refuses whatever the retries (not an outage): the job fails.
+	ErrTypeOutputNotStorable = "OutputNotStorable"
+	ErrTypeTaskDisabled      = "TaskDisabled"
 	// ErrTypeTimeout is the error type of a run stopped by the task's
 	// timeout_seconds, in the artifact's data.error and the job's failure.
 	ErrTypeTimeout = "Timeout"
@@ -224,6 +227,17 @@ type RunOutput struct {
 	TimedOut bool `json:"timed_out,omitempty"`
 	// Outcome is passed on to the job's result.
 	Outcome *Outcome `json:"outcome,omitempty"`
+	// Log is the end of the job's live output that the run step could not
+	// store; the persist step stores it with the artifact, so the live
+	// output ends with what the artifact holds.
+	Log []LogChunk `json:"log,omitempty"`
+}
+
+// LogChunk is a piece of a job's live output (see db.LogChunk).
+type LogChunk struct {
+	Offset int64  `json:"offset"`
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
 }
 
 // PersistInput is the persist step's input.
