@@ -46,6 +46,15 @@ type config struct {
 	TasksReadOnly bool
 	TasksFile     string
 	ShellEnabled  bool
+	// MaxConnections caps the HTTP API's open connections; ReadTimeout
+	// bounds reading one request.
+	MaxConnections int
+	ReadTimeout    time.Duration
+	// EmbeddedUIOpen serves the embedded Web UI although API keys are set.
+	EmbeddedUIOpen bool
+	// RunAs is the user (name or uid, optionally :group) shell commands
+	// run as; empty runs them as the service's user.
+	RunAs string
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -61,6 +70,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	var c config
 	var logLevel, seed, maxConc, maxOut, retention, readOnly, shell string
+	var maxConns, readTimeout, uiOpen string
 	name := "chaptask"
 	if len(args) > 0 {
 		name = args[0]
@@ -90,6 +100,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TasksFile, "tasks-file", env("CHAPTASK_TASKS_FILE", ""), "YAML or JSON file of tasks applied by id at start-up (CHAPTASK_TASKS_FILE)")
 	fs.StringVar(&shell, "shell-enabled", env("CHAPTASK_SHELL_ENABLED", "true"), "allow shell tasks; false runs registered functions only (CHAPTASK_SHELL_ENABLED)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHAPTASK_METRICS_ADDR", ""), "also serve /metrics on this address, e.g. for worker-only processes; empty disables it (CHAPTASK_METRICS_ADDR)")
+	fs.StringVar(&maxConns, "http-max-connections", env("CHAPTASK_HTTP_MAX_CONNECTIONS", "1024"), "open HTTP connections at most; slow readers make room first, and at most half the process's file descriptor limit is used (CHAPTASK_HTTP_MAX_CONNECTIONS)")
+	fs.StringVar(&readTimeout, "http-read-timeout", env("CHAPTASK_HTTP_READ_TIMEOUT", "30s"), "time a client has to send a whole request body; streams are exempt (CHAPTASK_HTTP_READ_TIMEOUT)")
+	fs.StringVar(&uiOpen, "embedded-ui-open", env("CHAPTASK_EMBEDDED_UI_OPEN", "false"), "serve the embedded Web UI even with API keys set: it has no login and acts with the first key (CHAPTASK_EMBEDDED_UI_OPEN)")
+	fs.StringVar(&c.RunAs, "run-as", env("CHAPTASK_RUN_AS", ""), "user[:group] shell commands run as, e.g. nobody; needs a root service (CHAPTASK_RUN_AS)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}
@@ -125,6 +139,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.ShellEnabled, err = strconv.ParseBool(shell); err != nil {
 		errs = append(errs, fmt.Errorf("shell enabled %q: want true or false", shell))
+	}
+	if c.MaxConnections, err = strconv.Atoi(maxConns); err != nil || c.MaxConnections < 16 {
+		errs = append(errs, fmt.Errorf("HTTP max connections %q: want an integer of at least 16", maxConns))
+	}
+	if c.ReadTimeout, err = time.ParseDuration(readTimeout); err != nil || c.ReadTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("HTTP read timeout %q: want a duration of at least 1s, e.g. 30s", readTimeout))
+	}
+	if c.EmbeddedUIOpen, err = strconv.ParseBool(uiOpen); err != nil {
+		errs = append(errs, fmt.Errorf("embedded UI open %q: want true or false", uiOpen))
 	}
 	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
 	if c.TemporalNamespace == "" {

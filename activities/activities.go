@@ -50,6 +50,8 @@ type Activities struct {
 	ShellDisabled bool
 	// Metrics receives job outcomes and timings; nil records none.
 	Metrics *metrics.Metrics
+	// RunAs, when not nil, is the user shell commands run as.
+	RunAs *RunAs
 }
 
 // Register registers every step under its stable name.
@@ -222,7 +224,7 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		if a.DB != nil {
 			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
 		}
-		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
+		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.RunAs, a.maxOutput(), a.killGrace(), heartbeatEvery,
 			func() { activity.RecordHeartbeat(ctx) }, live)
 		live.close(ctx)
 		switch {

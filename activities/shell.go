@@ -27,7 +27,9 @@ type shellRun struct {
 // leaves processes behind. heartbeat is called every tick while it runs.
 //
 // live, when not nil, receives the output as it arrives.
-func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog) (shellRun, error) {
+//
+// as, when not nil, is the user the command runs as.
+func runShell(ctx context.Context, command string, env []string, as *RunAs, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog) (shellRun, error) {
 	run := shellRun{stdout: newCapture(maxBytes), stderr: newCapture(maxBytes)}
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Env = env
@@ -35,6 +37,11 @@ func runShell(ctx context.Context, command string, env []string, maxBytes int64,
 	cmd.Stderr = io.MultiWriter(run.stderr, live.writer("stderr"))
 	cmd.Stdin = nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cleanup, err := as.prepare(cmd)
+	if err != nil {
+		return run, err
+	}
+	defer cleanup()
 	// A background child holding stdout open must not keep the job running
 	// after the command exited.
 	cmd.WaitDelay = grace

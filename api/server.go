@@ -57,5 +57,5 @@ func NewServer(cfg Config) http.Handler {
 	r.Use(recordRoute)
 	// Keys are checked before routing, so an unauthenticated client learns
 	// nothing about which paths exist.
-	return observe(recoverPanics(requireAPIKey(cfg.APIKeys, cfg.Logger, r), cfg.Logger), cfg.Metrics, cfg.Logger)
+	return observe(recoverPanics(requireAPIKey(cfg.APIKeys, cfg.Logger, keepEncodedSlashes(r)), cfg.Logger), cfg.Metrics, cfg.Logger)
 }
