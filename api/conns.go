@@ -16,9 +16,9 @@ import (
 // MaxConns connections are open at once.
 //
 // When the cap is reached, a new connection takes the place of the one that
-// has been reading its request longest (a client trickling a body), else of
-// the longest idle keep-alive connection; only when every connection is
-// busy being answered (Server-Sent Events, long polls, handlers) is the new
+// has been reading its request body longest (a client trickling a body),
+// else of the longest idle keep-alive connection, else of the one reading
+// headers longest; only when every connection is busy being answered (Server-Sent Events, long polls, handlers) is the new
 // one refused with a 503 and closed at once. So 2,000 slow-body clients
 // cannot lock out a health probe, and streams are never cut to make room.
 type ConnLimits struct {
@@ -35,7 +35,8 @@ type ConnLimits struct {
 type connPhase int
 
 const (
-	phaseReading connPhase = iota // headers or body of a request
+	phaseHeaders connPhase = iota // reading a request's headers
+	phaseBody                     // its handler reads the request body
 	phaseIdle                     // between requests
 	phaseServing                  // its handler runs
 )
@@ -87,7 +88,7 @@ func (t *connTracker) setState(c net.Conn, s http.ConnState) {
 	}
 	switch s {
 	case http.StateActive:
-		tc.phase, tc.since = phaseReading, time.Now()
+		tc.phase, tc.since = phaseHeaders, time.Now()
 	case http.StateIdle:
 		tc.phase, tc.since = phaseIdle, time.Now()
 	case http.StateHijacked, http.StateClosed:
@@ -96,12 +97,15 @@ func (t *connTracker) setState(c net.Conn, s http.ConnState) {
 }
 
 // setPhase records a phase the server has no state for: a handler that
-// has started (serving) or is reading its body (reading).
+// has started (serving) or is reading its body.
 func (t *connTracker) setPhase(c net.Conn, p connPhase) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tc, ok := t.conns[c]; ok && tc.phase != p {
-		tc.phase, tc.since = p, time.Now()
+		tc.phase = p
+		if p != phaseBody { // a body is timed from the request's first byte
+			tc.since = time.Now()
+		}
 	}
 }
 
@@ -120,30 +124,27 @@ func (t *connTracker) admit(c net.Conn) bool {
 		// request; the server then drops the connection as closed.
 		_ = victim.Conn.Close()
 	}
-	t.conns[c] = &trackedConn{Conn: c, phase: phaseReading, since: time.Now()}
+	t.conns[c] = &trackedConn{Conn: c, phase: phaseHeaders, since: time.Now()}
 	return true
 }
 
-// pickVictim returns the connection reading its request longest, else the
-// one idle longest, else nil.
+// pickVictim returns the connection reading a body longest, else the one
+// idle longest, else the one reading headers longest, else nil. Headers
+// come last: a request just arriving (a health probe) is still reading
+// them, and ReadHeaderTimeout bounds them anyway.
 func (t *connTracker) pickVictim() *trackedConn {
-	var reader, idle *trackedConn
+	oldest := map[connPhase]*trackedConn{}
 	for _, tc := range t.conns {
-		switch tc.phase {
-		case phaseReading:
-			if reader == nil || tc.since.Before(reader.since) {
-				reader = tc
-			}
-		case phaseIdle:
-			if idle == nil || tc.since.Before(idle.since) {
-				idle = tc
-			}
+		if o := oldest[tc.phase]; o == nil || tc.since.Before(o.since) {
+			oldest[tc.phase] = tc
 		}
 	}
-	if reader != nil {
-		return reader
+	for _, p := range []connPhase{phaseBody, phaseIdle, phaseHeaders} {
+		if oldest[p] != nil {
+			return oldest[p]
+		}
 	}
-	return idle
+	return nil
 }
 
 // bodyDeadline bounds reading a request body and lifts the bound once the
@@ -164,6 +165,7 @@ func (t *connTracker) bodyDeadline(next http.Handler) http.Handler {
 		if t.limits.ReadTimeout > 0 {
 			_ = rc.SetReadDeadline(t.requestStart(c).Add(t.limits.ReadTimeout))
 		}
+		t.setPhase(c, phaseBody)
 		r.Body = &deadlineBody{ReadCloser: r.Body, done: func() {
 			_ = rc.SetReadDeadline(time.Time{})
 			t.setPhase(c, phaseServing)
@@ -176,7 +178,7 @@ func (t *connTracker) bodyDeadline(next http.Handler) http.Handler {
 func (t *connTracker) requestStart(c net.Conn) time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if tc, ok := t.conns[c]; ok && tc.phase == phaseReading {
+	if tc, ok := t.conns[c]; ok && tc.phase == phaseHeaders {
 		return tc.since
 	}
 	return time.Now()
