@@ -20,6 +20,8 @@ import (
 //   - the process is made non-dumpable, so a process of the same user that
 //     is not root can neither read /proc/<pid>/environ, mem, maps or fd
 //     nor attach a debugger;
+//   - descriptors it inherited are made close-on-exec, so commands get
+//     only stdin, stdout and stderr;
 //   - the data directory is made 0700, closed to other users;
 //   - with CHAPTASK_RUN_AS, commands run as another user, which is what
 //     protects against a command that would otherwise run as root (root
@@ -33,6 +35,7 @@ func protectSecrets(cfg config, args []string, logger *slog.Logger) (*activities
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("make the process non-dumpable: %w", err)
 	}
+	inheritedCloseOnExec()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -66,6 +69,22 @@ func protectSecrets(cfg config, args []string, logger *slog.Logger) (*activities
 	}
 	logger.Info("shell commands run as another user", "user", as.String())
 	return as, nil
+}
+
+// inheritedCloseOnExec marks every descriptor above stderr close-on-exec.
+// Go opens its own that way, but descriptors the service inherited from
+// whatever started it (a shell, a supervisor) would otherwise pass on to
+// every command it runs.
+func inheritedCloseOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return // no /proc: nothing to learn the descriptors from
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // lookupRunAs resolves "user" or "user:group" (names or numeric ids).
