@@ -62,6 +62,15 @@ type config struct {
 	// console links to the first, the Temporal Web UI to the second.
 	TemporalUIURL string
 	ConsoleURL    string
+	// MaxConnections caps the HTTP API's open connections; ReadTimeout
+	// bounds reading one request.
+	MaxConnections int
+	ReadTimeout    time.Duration
+	// EmbeddedUIOpen serves the embedded Web UI although API keys are set.
+	EmbeddedUIOpen bool
+	// RunAs is the user (name or uid, optionally :group) shell commands
+	// run as; empty runs them as the service's user.
+	RunAs string
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -78,6 +87,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	var logLevel, seed, maxConc, maxOut, retention, readOnly, shell string
 	var dbTimeout, artifactRetention, minFree string
+	var maxConns, readTimeout, uiOpen string
 	name := "chaptask"
 	if len(args) > 0 {
 		name = args[0]
@@ -112,6 +122,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&minFree, "min-free-space", env("CHAPTASK_MIN_FREE_SPACE", "256MiB"), "free space of the data directory below which /health reports storage unhealthy; 0 turns the check off (CHAPTASK_MIN_FREE_SPACE)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("CHAPTASK_TEMPORAL_UI_URL", ""), "Temporal Web UI address the console links to; empty uses the embedded UI's (CHAPTASK_TEMPORAL_UI_URL)")
 	fs.StringVar(&c.ConsoleURL, "console-url", env("CHAPTASK_CONSOLE_URL", ""), "public address of this console, linked from each job in the Temporal Web UI; empty uses the HTTP address when it names a host (CHAPTASK_CONSOLE_URL)")
+	fs.StringVar(&maxConns, "http-max-connections", env("CHAPTASK_HTTP_MAX_CONNECTIONS", "1024"), "open HTTP connections at most; slow readers make room first, and at most half the process's file descriptor limit is used (CHAPTASK_HTTP_MAX_CONNECTIONS)")
+	fs.StringVar(&readTimeout, "http-read-timeout", env("CHAPTASK_HTTP_READ_TIMEOUT", "30s"), "time a client has to send a whole request body; streams are exempt (CHAPTASK_HTTP_READ_TIMEOUT)")
+	fs.StringVar(&uiOpen, "embedded-ui-open", env("CHAPTASK_EMBEDDED_UI_OPEN", "false"), "serve the embedded Web UI even with API keys set: it has no login and acts with the first key (CHAPTASK_EMBEDDED_UI_OPEN)")
+	fs.StringVar(&c.RunAs, "run-as", env("CHAPTASK_RUN_AS", ""), "user[:group] shell commands run as, e.g. nobody; needs a root service (CHAPTASK_RUN_AS)")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		return config{}, err
 	}
@@ -163,6 +177,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		if u.value != "" && !validBaseURL(u.value) {
 			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// URL", u.name, u.value))
 		}
+	}
+	if c.MaxConnections, err = strconv.Atoi(maxConns); err != nil || c.MaxConnections < 16 {
+		errs = append(errs, fmt.Errorf("HTTP max connections %q: want an integer of at least 16", maxConns))
+	}
+	if c.ReadTimeout, err = time.ParseDuration(readTimeout); err != nil || c.ReadTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("HTTP read timeout %q: want a duration of at least 1s, e.g. 30s", readTimeout))
+	}
+	if c.EmbeddedUIOpen, err = strconv.ParseBool(uiOpen); err != nil {
+		errs = append(errs, fmt.Errorf("embedded UI open %q: want true or false", uiOpen))
 	}
 	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
 	if c.TemporalNamespace == "" {

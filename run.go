@@ -89,6 +89,10 @@ func Run(ctx context.Context, opts Options) error {
 		cfg.APIKeys = append(cfg.APIKeys, keys...)
 	}
 	logger := newLogger(cfg, stderr)
+	runAs, err := protectSecrets(cfg, opts.Args, logger)
+	if err != nil {
+		return err
+	}
 	if cfg.TemporalAddress == "" && getenv("GOGC") == "" {
 		// The embedded server allocates fast and keeps little (a live heap
 		// of ~40-60 MB), so the default GOGC=100 collects several times a
@@ -99,7 +103,7 @@ func Run(ctx context.Context, opts Options) error {
 		debug.SetGCPercent(embeddedGCPercent)
 	}
 	if cfg.PprofAddr != "" {
-		go servePprof(cfg.PprofAddr, logger)
+		go servePprof(cfg.PprofAddr, cfg.APIKeys, logger)
 	}
 
 	bdb, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir, db.WithReadWriteTimeout(cfg.DBTimeout))
@@ -142,7 +146,7 @@ func Run(ctx context.Context, opts Options) error {
 	var localRuns *jobs.LocalRuns
 	if cfg.runsWorker() {
 		localRuns = jobs.NewLocalRuns()
-		w := newWorker(cfg, tc, bdb, reg, tel.metrics, localRuns, logger, getenv)
+		w := newWorker(cfg, tc, bdb, reg, tel.metrics, localRuns, logger, getenv, runAs)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -156,6 +160,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if len(cfg.APIKeys) > 0 {
 		logger.Info("API requires an X-API-Key", "keys", len(cfg.APIKeys))
+	} else {
+		logger.Warn("no API keys (CHAPTASK_API_KEYS): the HTTP API is open to anyone who can reach " + cfg.HTTPAddr)
 	}
 	js := jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler())))
 	js.FollowLocalRuns(localRuns)
@@ -186,7 +192,8 @@ func Run(ctx context.Context, opts Options) error {
 		}}, storageChecks(cfg)...),
 		DBTimeout: cfg.DBTimeout,
 	})
-	return serveHTTP(ctx, cfg.HTTPAddr, handler, logger, stdout)
+	limits := api.ConnLimits{MaxConns: connectionCap(cfg.MaxConnections, logger), ReadTimeout: cfg.ReadTimeout}
+	return serveHTTP(ctx, cfg.HTTPAddr, handler, limits, logger, stdout)
 }
 
 // storageChecks watches the data directory when something stores data in
@@ -233,12 +240,20 @@ func about(cfg config, embeddedUI string) api.About {
 func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsHandler, logger *slog.Logger, stdout io.Writer) (client.Client, string, func(), error) {
 	addr, uiAddr := cfg.TemporalAddress, ""
 	stopServer := func() {}
+	embeddedOpts := func(o client.Options) client.Options { return o }
 	if addr == "" {
 		uiAddr = cfg.EmbeddedUIAddr
 		if uiDisabled(uiAddr) {
 			uiAddr = ""
 		}
+		if uiAddr != "" && len(cfg.APIKeys) > 0 && !cfg.EmbeddedUIOpen {
+			// The UI has no login of its own: serving it would hand the
+			// keys' powers to anyone who can reach its address.
+			logger.Info("embedded Temporal Web UI is off because API keys are set; CHAPTASK_EMBEDDED_UI_OPEN=true serves it without a login")
+			uiAddr = ""
+		}
 		srv, err := embedded.Start(ctx, embedded.Config{
+			APIKeys:          cfg.APIKeys,
 			DataDir:          filepath.Join(cfg.DataDir, "temporal"),
 			FrontendAddr:     cfg.EmbeddedTemporalAddr,
 			UIAddr:           uiAddr,
@@ -261,14 +276,23 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 			fmt.Fprintf(stdout, "chaptask: Temporal Web UI on http://%s\n", ui)
 		}
 		logger.Info("embedded Temporal server started", "frontend", addr, "ui", srv.UIAddr())
+		switch {
+		case len(cfg.APIKeys) == 0:
+			logger.Warn("no API keys (CHAPTASK_API_KEYS): the embedded Temporal frontend and Web UI are open to anyone who can reach them",
+				"frontend", addr, "ui", srv.UIAddr())
+		case srv.UIAddr() != "":
+			logger.Warn("the embedded Temporal Web UI has no login and acts with the first API key: anyone who can reach it can run and cancel jobs",
+				"ui", srv.UIAddr())
+		}
+		embeddedOpts = srv.ClientOptions
 	}
 
-	opts := client.Options{
+	opts := embeddedOpts(client.Options{
 		HostPort:       addr,
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         sdklog.NewStructuredLogger(slog.New(quietCancels{logger.Handler()}).With("component", "temporal-sdk")),
 		MetricsHandler: sdkMetrics,
-	}
+	})
 	if cfg.TemporalAddress == "" {
 		// Compressing loopback traffic only burns CPU (about a tenth of it
 		// under load).
@@ -289,7 +313,7 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 	return tc, uiAddr, func() { tc.Close(); stopServer() }, nil
 }
 
-func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, local *jobs.LocalRuns, logger *slog.Logger, getenv func(string) string) worker.Worker {
+func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, local *jobs.LocalRuns, logger *slog.Logger, getenv func(string) string, runAs *activities.RunAs) worker.Worker {
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
 		Interceptors:                       []interceptor.WorkerInterceptor{local.WorkerInterceptor()},
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrency,
@@ -304,6 +328,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 		Registry:       reg,
 		Logger:         logger,
 		ShellEnv:       activities.ShellEnv(getenv),
+		RunAs:          runAs,
 		MaxOutputBytes: cfg.MaxOutputBytes,
 		ShellDisabled:  !cfg.ShellEnabled,
 		Metrics:        m,
@@ -395,7 +420,7 @@ func logOrphans(logger *slog.Logger, orphans []db.Task) {
 
 // serveHTTP serves handler on addr until ctx ends, then lets in-flight
 // requests finish.
-func serveHTTP(ctx context.Context, addr string, handler http.Handler, logger *slog.Logger, stdout io.Writer) error {
+func serveHTTP(ctx context.Context, addr string, handler http.Handler, limits api.ConnLimits, logger *slog.Logger, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -408,6 +433,7 @@ func serveHTTP(ctx context.Context, addr string, handler http.Handler, logger *s
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	ln = limits.Apply(srv, ln)
 	fmt.Fprintf(stdout, "chaptask: serving HTTP on http://%s\n", ln.Addr())
 	logger.Info("serving HTTP", "addr", ln.Addr().String())
 
@@ -427,13 +453,14 @@ func serveHTTP(ctx context.Context, addr string, handler http.Handler, logger *s
 	return nil
 }
 
-// servePprof exposes the profiler on its own listener, never on the API's.
-func servePprof(addr string, logger *slog.Logger) {
+// servePprof exposes the profiler on its own listener, never on the API's,
+// behind the API keys.
+func servePprof(addr string, keys []string, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: api.RequireAPIKey(keys, mux), ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("serving pprof", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		logger.Error("pprof server stopped", "error", err)

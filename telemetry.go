@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
+	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/metrics"
 )
 
@@ -37,7 +38,7 @@ func startTelemetry(cfg config, logger *slog.Logger) (*telemetry, error) {
 	sdk, sdkCloser := metrics.NewTemporalHandler(reg, logger)
 	t := &telemetry{registry: reg, metrics: m, sdk: sdk, closer: []io.Closer{sdkCloser}, logger: logger}
 	if cfg.MetricsAddr != "" {
-		srv, err := serveMetrics(cfg.MetricsAddr, reg, logger)
+		srv, err := serveMetrics(cfg.MetricsAddr, reg, cfg.APIKeys, logger)
 		if err != nil {
 			t.stop()
 			return nil, err
@@ -58,16 +59,17 @@ func (t *telemetry) stop() {
 }
 
 // serveMetrics serves /metrics on a listener of its own, for processes
-// without the HTTP API (CHAPTASK_ROLE=worker). Closing the server drops
+// without the HTTP API (CHAPTASK_ROLE=worker), behind the API keys. Closing the server drops
 // scrapes in flight, which are not worth waiting for.
-func serveMetrics(addr string, g prometheus.Gatherer, logger *slog.Logger) (*http.Server, error) {
+func serveMetrics(addr string, g prometheus.Gatherer, keys []string, logger *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Scrapers send the key as "Authorization: Bearer <key>".
+	srv := &http.Server{Handler: api.RequireAPIKey(keys, mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	logger.Info("serving metrics", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -52,6 +52,8 @@ type Activities struct {
 	ShellDisabled bool
 	// Metrics receives job outcomes and timings; nil records none.
 	Metrics *metrics.Metrics
+	// RunAs, when not nil, is the user shell commands run as.
+	RunAs *RunAs
 
 	procsOnce sync.Once
 	cgroups   *jobCgroups // nil where the kernel offers none
@@ -253,7 +255,7 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		if a.DB != nil {
 			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
 		}
-		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.maxOutput(), a.killGrace(), heartbeatEvery,
+		run, err := runShell(runCtx, in.Task.Command, a.shellEnv(in), a.RunAs, a.maxOutput(), a.killGrace(), heartbeatEvery,
 			func() { activity.RecordHeartbeat(ctx) }, live, a.jobProcs(in.JobID, logger))
 		// Storing what the command printed may wait on a slow database:
 		// heartbeats go on, so the job is not taken for one on a dead worker.

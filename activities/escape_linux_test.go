@@ -35,7 +35,7 @@ func runEscaping(t *testing.T, procs jobProcs) []int {
 	t.Helper()
 	dir := t.TempDir()
 	env := append(ShellEnv(os.Getenv), "CHAPTASK_JOB_ID="+procs.jobID)
-	run, err := runShell(context.Background(), escapingCommand(dir), env, 1<<20, 500*time.Millisecond, time.Hour, func() {}, nil, procs)
+	run, err := runShell(context.Background(), escapingCommand(dir), env, nil, 1<<20, 500*time.Millisecond, time.Hour, func() {}, nil, procs)
 	if err != nil || run.exitCode != 0 {
 		t.Fatalf("run: %v, exit %d", err, run.exitCode)
 	}

@@ -28,9 +28,11 @@ type shellRun struct {
 //
 // live, when not nil, receives the output as it arrives.
 //
+// as, when not nil, is the user the command runs as.
+//
 // procs ends the processes that left the command's process group (setsid,
 // double forks) once it has ended.
-func runShell(ctx context.Context, command string, env []string, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog, procs jobProcs) (shellRun, error) {
+func runShell(ctx context.Context, command string, env []string, as *RunAs, maxBytes int64, grace time.Duration, tick time.Duration, heartbeat func(), live *liveLog, procs jobProcs) (shellRun, error) {
 	run := shellRun{stdout: newCapture(maxBytes), stderr: newCapture(maxBytes)}
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command("/bin/sh", "-c", command)
@@ -45,15 +47,23 @@ func runShell(ctx context.Context, command string, env []string, maxBytes int64,
 		return cmd
 	}
 	cmd := newCmd()
+	cleanup, err := as.prepare(cmd)
+	if err != nil {
+		return run, err
+	}
+	defer cleanup()
 	cg := procs.cgroup
 	cg.place(cmd.SysProcAttr)
 	start := func() error { return cmd.Start() }
 	pid := func() int { return cmd.Process.Pid }
-	err := procs.reaper.start(start, pid)
+	err = procs.reaper.start(start, pid)
 	if err != nil && cg != nil {
 		// The kernel refused the placement (as a seccomp filter that
-		// blocks clone3 does): run with the process group alone.
+		// blocks clone3 does): run with the process group alone, as the
+		// same user in the same directory.
+		prepared := cmd
 		cg, cmd = nil, newCmd()
+		cmd.Dir, cmd.Env, cmd.SysProcAttr.Credential = prepared.Dir, prepared.Env, prepared.SysProcAttr.Credential
 		err = procs.reaper.start(start, pid)
 	}
 	if err != nil {

@@ -58,7 +58,7 @@ func TestCaptureBoundedMemory(t *testing.T) {
 
 func runTestShell(t *testing.T, ctx context.Context, command string) (shellRun, error) {
 	t.Helper()
-	return runShell(ctx, command, ShellEnv(os.Getenv), 1<<20, 500*time.Millisecond, time.Hour, func() {}, nil, jobProcs{})
+	return runShell(ctx, command, ShellEnv(os.Getenv), nil, 1<<20, 500*time.Millisecond, time.Hour, func() {}, nil, jobProcs{})
 }
 
 func TestRunShellOutputAndExitCodes(t *testing.T) {

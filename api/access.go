@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/chaptask/chaptask/console"
 )
@@ -12,7 +13,8 @@ import (
 // apiKeyHeader carries the API key of a request.
 const apiKeyHeader = "X-API-Key"
 
-// requireAPIKey lets a request through only with one of keys in X-API-Key,
+// requireAPIKey lets a request through only with one of keys in X-API-Key
+// (or as "Authorization: Bearer <key>"),
 // except /health, which load balancers and orchestrators probe without
 // credentials, and the console's files. With no keys configured the API is
 // open.
@@ -34,6 +36,10 @@ func requireAPIKey(keys []string, logger *slog.Logger, next http.Handler) http.H
 			return
 		}
 		given := r.Header.Get(apiKeyHeader)
+		if given == "" {
+			// What Prometheus scrapers and the temporal CLI send.
+			given, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		}
 		got := sha256.Sum256([]byte(given))
 		match := 0
 		for i := range digests {
@@ -45,11 +51,23 @@ func requireAPIKey(keys []string, logger *slog.Logger, next http.Handler) http.H
 			if given != "" {
 				detail = "invalid API key"
 			}
+			if r.ContentLength != 0 {
+				// Closing is cheaper than reading a body nobody will use,
+				// and a client sending it slowly cannot hold the answer.
+				w.Header().Set("Connection", "close")
+			}
 			writeError(w, r, logger, newProblem(http.StatusUnauthorized, typeUnauthorized, detail))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// RequireAPIKey guards a handler served outside the API (the metrics and
+// profiling listeners) with the API's keys, so that no listener is a way
+// around them. With no keys it is next.
+func RequireAPIKey(keys []string, next http.Handler) http.Handler {
+	return requireAPIKey(keys, slog.New(slog.DiscardHandler), next)
 }
 
 // readOnlyTasks answers task writes when the deployment manages its tasks

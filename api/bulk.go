@@ -187,7 +187,15 @@ func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, lo
 			writeError(w, r, logger, err)
 			return
 		}
-		if _, err := readBody(w, r); err != nil { // reserved, as for $execute
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		// The same optional overrides as $execute, applied over the
+		// snapshot the job ran (its own overrides included).
+		overrides, err := decodeRunOverrides(body)
+		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
@@ -204,6 +212,10 @@ func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, lo
 		if shellDisabled && snap.TaskType == taskTypeShell {
 			writeError(w, r, logger, badRequest("Cannot rerun job %s: it ran shell task %s and shell tasks are disabled in this deployment", id, snap.ID))
 			return
+		}
+		if overrides != nil {
+			over := snap.WithOverrides(*overrides)
+			snap = &over
 		}
 		jobID, err := js.Rerun(r.Context(), id, snap)
 		if err != nil {

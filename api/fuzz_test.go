@@ -9,12 +9,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -148,6 +151,92 @@ func FuzzTaskWrites(f *testing.F) {
 			if after := snapshot(t); after != before {
 				t.Fatalf("rejected %s %q (status %d) changed the database:\n%s\nwas\n%s", method, body, rec.Code, after, before)
 			}
+		}
+	})
+}
+
+// FuzzRunOverrides: any $execute or $rerun body decodes to valid overrides
+// or is rejected with a 4xx problem; nothing panics.
+func FuzzRunOverrides(f *testing.F) {
+	for _, seed := range []string{
+		``, `{}`, `  `, `{"parameters": {"a": 1}}`, `{"timeout_seconds": 30}`,
+		`{"parameters": null, "timeout_seconds": null}`, `{"parameters": [1]}`, `{"timeout_seconds": 0}`,
+		`{"timeout_seconds": 1e400}`, `{"x": 1}`, `{`, `null`, `[]`, "\xff\xfe", `"x"`,
+		strings.Repeat("[", 100_000), `{"parameters": ` + strings.Repeat(`{"a":`, 20_000),
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		o, err := decodeRunOverrides(body)
+		if err != nil {
+			var p *problem
+			if !errors.As(err, &p) || p.Status < 400 || p.Status >= 500 {
+				t.Fatalf("error %v is not a 4xx problem", err)
+			}
+			return
+		}
+		if o == nil {
+			return
+		}
+		if o.Parameters != nil && checkParameters([]byte(o.Parameters)) != "" {
+			t.Fatalf("accepted parameters %s", o.Parameters)
+		}
+		if o.TimeoutSeconds != nil && (*o.TimeoutSeconds < 1 || *o.TimeoutSeconds > workflows.MaxTimeoutSeconds) {
+			t.Fatalf("accepted timeout_seconds %d", *o.TimeoutSeconds)
+		}
+	})
+}
+
+// FuzzScheduleBody: any schedule create or patch body decodes to a valid
+// request or is rejected with a 4xx problem; nothing panics.
+func FuzzScheduleBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"cron": "*/5 * * * *"}`, `{"interval_seconds": 60, "overlap": "skip", "paused": true}`,
+		`{"run_at": "2090-01-02T03:04:05Z"}`, `{"paused": false, "trigger": true}`,
+		`{"cron": "@every 1s"}`, `{"cron": "# x"}`, `{"interval_seconds": 0.5}`, `{"run_at": "yesterday"}`,
+		`{"cron": "* * * * *", "interval_seconds": 1}`, `{"trigger": "yes"}`, `{"x": 1}`,
+		`{`, `null`, `[]`, ``, "\xff", strings.Repeat("[", 100_000),
+	} {
+		f.Add(false, []byte(seed))
+		f.Add(true, []byte(seed))
+	}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, patch bool, body []byte) {
+		in, err := decodeScheduleBody(body, patch, now)
+		if err != nil {
+			var p *problem
+			if !errors.As(err, &p) || p.Status < 400 || p.Status >= 500 {
+				t.Fatalf("error %v is not a 4xx problem", err)
+			}
+			return
+		}
+		if !patch && in.spec == nil {
+			t.Fatalf("create accepted without a spec: %q", body)
+		}
+		if in.spec != nil {
+			s := in.spec
+			given := 0
+			if s.Cron != "" {
+				given++
+			}
+			if s.IntervalSeconds != 0 {
+				given++
+				if s.IntervalSeconds < 1 || s.IntervalSeconds > maxIntervalSecs {
+					t.Fatalf("accepted interval %d", s.IntervalSeconds)
+				}
+			}
+			if !s.RunAt.IsZero() {
+				given++
+				if !s.RunAt.After(now) || !s.RunAt.Before(maxRunAt) {
+					t.Fatalf("accepted run_at %s", s.RunAt)
+				}
+			}
+			if given != 1 {
+				t.Fatalf("accepted spec %+v", *s)
+			}
+		}
+		if in.overlap != nil && !slices.Contains(jobs.OverlapPolicies, *in.overlap) {
+			t.Fatalf("accepted overlap %q", *in.overlap)
 		}
 	})
 }

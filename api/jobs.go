@@ -95,7 +95,7 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 	})
 }
 
-// decodeRunOverrides reads $execute's optional body: {"parameters": {…},
+// decodeRunOverrides reads the optional body of $execute and $rerun: {"parameters": {…},
 // "timeout_seconds": n}, either member optional. No body (or an empty
 // object) runs the task as it is.
 func decodeRunOverrides(body []byte) (*workflows.RunOverrides, error) {
@@ -130,7 +130,7 @@ func decodeRunOverrides(body []byte) (*workflows.RunOverrides, error) {
 				o.TimeoutSeconds = &n
 			}
 		default:
-			errs = append(errs, fieldError{Loc: []string{"body", name}, Msg: `unknown field: $execute takes "parameters" and "timeout_seconds"`, Type: "value_error.extra"})
+			errs = append(errs, fieldError{Loc: []string{"body", name}, Msg: `unknown field: the body takes "parameters" and "timeout_seconds"`, Type: "value_error.extra"})
 		}
 	}
 	if len(errs) > 0 {

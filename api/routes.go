@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -14,6 +18,9 @@ import (
 func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	bdb, js, log := cfg.DB, cfg.Jobs, cfg.Logger
 	r := mux.NewRouter()
+	// No cleaning: mux would answer /api/v1/tasks/..%2F..%2Fetc with a
+	// redirect to /api/etc; see keepEncodedSlashes.
+	r.SkipClean(true)
 
 	r.Handle("/health", handleHealth(checks, cfg.DBTimeout, log)).Methods(http.MethodGet)
 	r.Handle("/metrics", handleMetrics(cfg.Gatherer)).Methods(http.MethodGet)
@@ -25,7 +32,7 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	// method mismatch with 404 instead of 405.
 	createTask := handleTaskCreate(bdb, cfg.ShellDisabled, log)
 	replaceTask := handleTaskReplace(bdb, js, cfg.ShellDisabled, log)
-	deleteTask := handleTaskDelete(bdb, js, log)
+	deleteTask := noBody(handleTaskDelete(bdb, js, log), log)
 	if cfg.TasksReadOnly {
 		createTask = readOnlyTasks("GET", log)
 		replaceTask = readOnlyTasks("GET", log)
@@ -42,20 +49,20 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 	r.Handle("/api/v1/tasks/{id}/$schedule", needJobs(js, log, handleScheduleCreate(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/tasks/{id}/$schedules", needJobs(js, log, handleTaskSchedules(bdb, js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleGet(js, log))).Methods(http.MethodGet)
-	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleSchedulePatch(bdb, js, log))).Methods(http.MethodPatch)
-	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleDelete(js, log))).Methods(http.MethodDelete)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleSchedulePatch(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPatch)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, noBody(handleScheduleDelete(js, log), log))).Methods(http.MethodDelete)
 
 	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/$cancel", needJobs(js, log, handleJobCancelMany(js, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/jobs/{id}/$rerun", needJobs(js, log, handleJobRerun(js, cfg.ShellDisabled, cfg.Metrics, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)
-	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobDelete(js, log))).Methods(http.MethodDelete)
+	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, noBody(handleJobDelete(js, log), log))).Methods(http.MethodDelete)
 	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, handleJobStream(bdb, js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/{id}/$logs", needJobs(js, log, handleJobLogs(bdb, js, log))).Methods(http.MethodGet)
 
 	r.Handle("/api/v1/artifacts", handleArtifactList(bdb, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/artifacts/{id}", handleArtifactGet(bdb, log)).Methods(http.MethodGet)
-	deleteArtifact := handleArtifactDelete(bdb, js, cfg.Metrics, log)
+	deleteArtifact := noBody(handleArtifactDelete(bdb, js, cfg.Metrics, log), log)
 	if cfg.TasksReadOnly {
 		deleteArtifact = readOnlyArtifacts(log)
 	}
@@ -77,6 +84,54 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 			"method "+req.Method+" is not allowed on "+truncate(req.URL.Path, maxEcho)))
 	})
 	return r
+}
+
+// noBody wraps a handler that takes no request body: an empty body, or an
+// empty JSON object as some clients always send, is fine; anything else is
+// refused (400 malformed, 422 with members), not silently ignored.
+func noBody(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A bad id is the handler's to answer (invalid-ulid), body or not.
+		if _, idErr := pathJobID(r); idErr == nil && r.ContentLength != 0 {
+			body, err := readBody(w, r)
+			if err == nil && len(bytes.TrimSpace(body)) > 0 {
+				var members map[string]json.RawMessage
+				if members, err = decodeObject(body); err == nil && len(members) > 0 {
+					err = validationFailed([]fieldError{{Loc: []string{"body"}, Msg: "this endpoint takes no request body", Type: "value_error.extra"}})
+				}
+			}
+			if err != nil {
+				writeError(w, r, log, err)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// keepEncodedSlashes stops an encoded slash from splitting a path segment:
+// a segment that decodes to something with a "/" (such as ..%2F..%2Fetc
+// given as an id) is routed in its encoded form, so it reaches its
+// route's {id} and fails as an id instead of becoming another path. Other
+// escapes (%24execute) are decoded as usual.
+func keepEncodedSlashes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawPath == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		segments := strings.Split(r.URL.EscapedPath(), "/")
+		for i, seg := range segments {
+			if dec, err := url.PathUnescape(seg); err == nil && !strings.Contains(dec, "/") {
+				segments[i] = dec
+			}
+		}
+		u := *r.URL
+		u.Path, u.RawPath = strings.Join(segments, "/"), ""
+		r2 := *r
+		r2.URL = &u
+		next.ServeHTTP(w, &r2)
+	})
 }
 
 // needJobs is h when job execution is configured and otherwise answers 503,

@@ -254,7 +254,7 @@ func handleScheduleGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 
 // handleSchedulePatch pauses, unpauses, changes the spec or overlap of, and
 // triggers a schedule, in that order.
-func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
+func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
@@ -272,7 +272,8 @@ func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) htt
 			return
 		}
 		// A schedule of a disabled task stays paused until the task is
-		// enabled again, and is not triggered.
+		// enabled again, and is not triggered; nor is one of a shell task
+		// while shell tasks are disabled.
 		if (in.paused != nil && !*in.paused) || in.trigger {
 			task, err := db.GetTask(r.Context(), bdb, sch.TaskID)
 			switch {
@@ -287,6 +288,12 @@ func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) htt
 				return
 			case !task.Enabled:
 				writeError(w, r, logger, badRequest("Cannot unpause schedule %s: task %s is disabled", id, sch.TaskID))
+				return
+			case shellDisabled && task.TaskType == taskTypeShell && in.trigger:
+				writeError(w, r, logger, badRequest("Cannot trigger schedule %s: task %s is a shell task and shell tasks are disabled in this deployment (CHAPTASK_SHELL_ENABLED=false)", id, sch.TaskID))
+				return
+			case shellDisabled && task.TaskType == taskTypeShell:
+				writeError(w, r, logger, badRequest("Cannot unpause schedule %s: task %s is a shell task and shell tasks are disabled in this deployment (CHAPTASK_SHELL_ENABLED=false)", id, sch.TaskID))
 				return
 			}
 		}

@@ -67,5 +67,5 @@ func NewServer(cfg Config) http.Handler {
 	r.Use(recordRoute)
 	// Keys are checked before routing, so an unauthenticated client learns
 	// nothing about which paths exist.
-	return observe(recoverPanics(requireAPIKey(cfg.APIKeys, cfg.Logger, boundDBCalls(cfg.DBTimeout, r)), cfg.Logger), cfg.Metrics, cfg.Logger)
+	return observe(recoverPanics(requireAPIKey(cfg.APIKeys, cfg.Logger, boundDBCalls(cfg.DBTimeout, keepEncodedSlashes(r))), cfg.Logger), cfg.Metrics, cfg.Logger)
 }

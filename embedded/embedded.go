@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +62,15 @@ type Config struct {
 	// LogLevel is the lowest level of server logs passed to Logger; nil means
 	// slog.LevelWarn, because the server is chatty.
 	LogLevel slog.Leveler
+	// APIKeys, when not empty, are the keys the frontend accepts, sent as
+	// "authorization: Bearer <key>" (the temporal CLI's --api-key; in the
+	// SDK, client.NewAPIKeyStaticCredentials with TLS disabled). Calls
+	// without one are denied, health checks aside. The server's own
+	// services then talk over mutual TLS with a certificate kept in memory,
+	// so none of their ports is a way around the keys. A Web UI (UIAddr)
+	// has no login of its own: it calls the frontend with the first key,
+	// so anyone who can reach it acts with that key.
+	APIKeys []string
 	// Untuned uses the server's default dynamic config instead of chaptask's
 	// tuned one (only the version check stays off), for reference
 	// measurements only: see cmd/chaptask-bench.
@@ -73,8 +84,10 @@ type Server struct {
 	ui           *webUI
 	frontendAddr string
 	namespace    string
-	dbPath       string // "" when in memory
-	visPath      string // the visibility store's file; "" when in memory
+	apiKey       string   // "" when the frontend is open
+	internal     []string // host:port of the services only the server itself calls
+	dbPath       string   // "" when in memory
+	visPath      string   // the visibility store's file; "" when in memory
 	logger       *slog.Logger
 	muteLogs     *atomic.Bool // set by Stop
 
@@ -131,12 +144,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		namespace: cfg.Namespace,
+		apiKey:    firstKey(cfg.APIKeys),
 		dbPath:    dbPath,
 		visPath:   visPath,
 		logger:    logger,
 		muteLogs:  muted,
 	}
-	if err := s.start(ctx, cfg, stores{sqlCfg, visCfg}, frontend); err != nil {
+	auth, err := newAuthOptions(cfg.APIKeys)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx, cfg, stores{sqlCfg, visCfg}, frontend, auth); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
 	return s, nil
@@ -147,7 +165,7 @@ type stores struct {
 	main, visibility *config.SQL
 }
 
-func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend listenAddr) error {
+func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend listenAddr, auth authOptions) error {
 	if cfg.Untuned {
 		// The reference measurement keeps the server's usual layout: one
 		// database for everything, with every visibility index.
@@ -155,11 +173,16 @@ func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend list
 		s.visPath = ""
 	}
 	sqlCfg := st.main
-	p, err := choosePorts(frontend)
+	p, err := choosePorts(frontend, auth.internal)
 	if err != nil {
 		return err
 	}
 	s.frontendAddr = p.frontend.dialAddr()
+	for _, port := range []int{p.history, p.matching, p.worker, p.internalFrontend} {
+		if port != 0 {
+			s.internal = append(s.internal, net.JoinHostPort(localIP, strconv.Itoa(port)))
+		}
+	}
 
 	if err := createNamespace(sqlCfg, clusterName, cfg.Namespace, cfg.Retention, cfg.SearchAttributes); err != nil {
 		return err
@@ -169,7 +192,7 @@ func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend list
 	if cfg.Untuned {
 		dc = untunedDynamicConfig()
 	}
-	srv, err := temporal.NewServer(serverOptions(serverConfig(st, p), p, dc, srvLogger)...)
+	srv, err := temporal.NewServer(serverOptions(serverConfig(st, p), p, dc, srvLogger, auth)...)
 	if err != nil {
 		return fmt.Errorf("create temporal server: %w", err)
 	}
@@ -178,11 +201,10 @@ func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend list
 	}
 	s.server = srv
 
-	c, err := client.NewLazyClient(client.Options{
-		HostPort:  s.frontendAddr,
+	c, err := client.NewLazyClient(s.ClientOptions(client.Options{
 		Namespace: cfg.Namespace,
 		Logger:    sdklog.NewStructuredLogger(s.logger),
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
@@ -203,7 +225,7 @@ func (s *Server) start(ctx context.Context, cfg Config, st stores, frontend list
 	}
 
 	if cfg.UIAddr != "" {
-		ui, err := startUI(ctx, cfg.UIAddr, s.frontendAddr, cfg.Namespace)
+		ui, err := startUI(ctx, cfg.UIAddr, s.frontendAddr, cfg.Namespace, s.apiKey)
 		if err != nil {
 			return fmt.Errorf("web UI: %w", err)
 		}
@@ -235,7 +257,7 @@ func applyRetention(ctx context.Context, c client.Client, namespace string, rete
 // choosePorts resolves the frontend port and picks free ports for the
 // frontend's HTTP API and the internal services, so that several servers can
 // run in one process.
-func choosePorts(frontend listenAddr) (ports, error) {
+func choosePorts(frontend listenAddr, internalFrontend bool) (ports, error) {
 	var p ports
 	var err error
 	if p.frontend, err = frontend.resolve(); err != nil {
@@ -244,7 +266,11 @@ func choosePorts(frontend listenAddr) (ports, error) {
 	if p.frontendHTTP, err = freePort(p.frontend.bindIP); err != nil {
 		return p, err
 	}
-	for _, port := range []*int{&p.history, &p.matching, &p.worker} {
+	internal := []*int{&p.history, &p.matching, &p.worker}
+	if internalFrontend {
+		internal = append(internal, &p.internalFrontend, &p.internalFrontendHTTP)
+	}
+	for _, port := range internal {
 		if *port, err = freePort(localIP); err != nil {
 			return p, err
 		}
@@ -354,6 +380,26 @@ func poll(ctx context.Context, interval time.Duration, fn func(context.Context) 
 // if Config.FrontendAddr had port 0. An all-interfaces host is reported as
 // loopback so the address can be dialed.
 func (s *Server) FrontendAddr() string { return s.frontendAddr }
+
+// ClientOptions returns opts set up to reach this server's frontend: its
+// address, and, when the frontend requires API keys, the first key as the
+// credentials (over plain TCP, as the frontend serves).
+func (s *Server) ClientOptions(opts client.Options) client.Options {
+	opts.HostPort = s.frontendAddr
+	if s.apiKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(s.apiKey)
+		opts.ConnectionOptions.TLSDisabled = true
+	}
+	return opts
+}
+
+// firstKey is the key the server's own clients use, "" for none.
+func firstKey(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
+}
 
 // UIAddr returns the Web UI's "host:port", or "" when the UI is disabled.
 func (s *Server) UIAddr() string {

@@ -2,10 +2,10 @@ package embedded
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
-	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
@@ -103,6 +103,10 @@ type ports struct {
 	history      int
 	matching     int
 	worker       int
+	// internalFrontend and its HTTP port are set when API keys are: the
+	// server's own workers call it instead of the public frontend.
+	internalFrontend     int
+	internalFrontendHTTP int
 }
 
 // serverConfig returns the static server config: one history shard, SQLite
@@ -147,6 +151,16 @@ func serverConfig(st stores, p ports) *config.Config {
 	cfg.Archival.Visibility.State = "disabled"
 	cfg.NamespaceDefaults.Archival.History.State = "disabled"
 	cfg.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	if p.internalFrontend != 0 {
+		// The system workflows (schedules among them) reach the internal
+		// frontend through membership, over internode TLS.
+		cfg.Services[string(primitives.InternalFrontendService)] = config.Service{RPC: config.RPC{
+			GRPCPort: p.internalFrontend,
+			HTTPPort: p.internalFrontendHTTP,
+			BindOnIP: localIP,
+		}}
+		return cfg
+	}
 	// The worker service's system workflows dial the frontend here.
 	cfg.PublicClient.HostPort = frontend
 	return cfg
@@ -154,25 +168,33 @@ func serverConfig(st stores, p ports) *config.Config {
 
 // serverOptions returns the options for temporal.NewServer. Static hosts
 // replace ringpop membership: no membership ports, no gossip, faster start.
-func serverOptions(cfg *config.Config, p ports, dc dynamicconfig.Client, logger log.Logger) []temporal.ServerOption {
+func serverOptions(cfg *config.Config, p ports, dc dynamicconfig.Client, logger log.Logger, auth authOptions) []temporal.ServerOption {
 	local := func(port int) static.Hosts {
 		return static.SingleLocalHost(net.JoinHostPort(localIP, strconv.Itoa(port)))
 	}
-	return []temporal.ServerOption{
+	services := temporal.DefaultServices
+	hosts := map[primitives.ServiceName]static.Hosts{
+		primitives.FrontendService: static.SingleLocalHost(p.frontend.dialAddr()),
+		primitives.HistoryService:  local(p.history),
+		primitives.MatchingService: local(p.matching),
+		primitives.WorkerService:   local(p.worker),
+	}
+	if auth.internal {
+		services = append(slices.Clone(services), string(primitives.InternalFrontendService))
+		hosts[primitives.InternalFrontendService] = local(p.internalFrontend)
+	}
+	opts := []temporal.ServerOption{
 		temporal.WithConfig(cfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(map[primitives.ServiceName]static.Hosts{
-			primitives.FrontendService: static.SingleLocalHost(p.frontend.dialAddr()),
-			primitives.HistoryService:  local(p.history),
-			primitives.MatchingService: local(p.matching),
-			primitives.WorkerService:   local(p.worker),
-		}),
+		temporal.ForServices(services),
+		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dc),
 		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
-		temporal.WithAuthorizer(authorization.NewNoopAuthorizer()),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {
-			return authorization.NewNoopClaimMapper()
-		}),
+		temporal.WithAuthorizer(auth.authz),
+		temporal.WithClaimMapper(auth.claimMapperFunc()),
 	}
+	if auth.tls != nil {
+		opts = append(opts, temporal.WithTLSConfigFactory(auth.tls))
+	}
+	return opts
 }

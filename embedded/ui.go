@@ -9,9 +9,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/labstack/echo/v4"
 	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiapi "github.com/temporalio/ui-server/v2/server/api"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
+	"google.golang.org/grpc/metadata"
 )
 
 // webUI is a running Temporal Web UI server.
@@ -29,7 +33,10 @@ type webUI struct {
 // to bind, exits the process through echo's Logger.Fatal. A port 0 is
 // therefore resolved here first and a fixed port is checked first; the
 // remaining window between that check and the UI's bind is tiny.
-func startUI(ctx context.Context, addr, frontendAddr, namespace string) (*webUI, error) {
+//
+// apiKey, when not empty, authenticates every call the UI makes to the
+// frontend; the UI has no login of its own.
+func startUI(ctx context.Context, addr, frontendAddr, namespace, apiKey string) (*webUI, error) {
 	la, err := parseListenAddr(addr)
 	if err != nil {
 		return nil, err
@@ -42,7 +49,7 @@ func startUI(ctx context.Context, addr, frontendAddr, namespace string) (*webUI,
 		host = "[" + host + "]" // ui-server joins host and port with a plain ":"
 	}
 
-	srv := uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
+	opts := []uioptions.ServerOption{uioptions.WithConfigProvider(&uiconfig.Config{
 		Host:                host,
 		Port:                la.port,
 		TemporalGRPCAddress: frontendAddr,
@@ -54,7 +61,16 @@ func startUI(ctx context.Context, addr, frontendAddr, namespace string) (*webUI,
 		NotifyOnNewVersion: false,
 		// Served over plain HTTP on a local address.
 		CORS: uiconfig.CORS{CookieInsecure: true},
-	}))
+	})}
+	if apiKey != "" {
+		bearer := metadata.Pairs("authorization", bearerPrefix+apiKey)
+		opts = append(opts, uioptions.WithAPIMiddleware([]uiapi.Middleware{
+			func(echo.Context) runtime.ServeMuxOption {
+				return runtime.WithMetadata(func(context.Context, *http.Request) metadata.MD { return bearer })
+			},
+		}))
+	}
+	srv := uiserver.NewServer(opts...)
 	ui := &webUI{srv: srv, addr: la.dialAddr(), done: make(chan struct{})}
 	go func() {
 		defer close(ui.done)

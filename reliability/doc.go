@@ -26,7 +26,13 @@
 //   - artifacts expire under a retention policy and can be deleted, their
 //     jobs still readable (TestArtifactRetentionAndDelete);
 //   - a command printing 100 MB completes with its head and tail kept and
-//     the worker's memory bounded (TestLargeOutput).
+//     the worker's memory bounded (TestLargeOutput);
+//   - 2,000 slow-body connections against a service with "ulimit -n 1024"
+//     leave /health and an authenticated list answering within a second
+//     (TestSlowClients);
+//   - a shell task run as another user (CHAPTASK_RUN_AS) reads none of the
+//     service's secrets through /proc, descriptors, the data directory or
+//     the keys file, on both databases (TestSecretsStayInService).
 //
 // Figures (jobs lost or duplicated, 5xx, peak RSS) are logged on lines
 // starting with "FIGURE:"; run with -v to see them. The package has no

@@ -75,13 +75,26 @@ func childEnv(dataDir string) map[string]string {
 // shown when the test fails; it is stopped when the test ends.
 func start(t *testing.T, name string, env map[string]string) *proc {
 	t.Helper()
+	return startCommand(t, name, env, exec.Command(binary))
+}
+
+// startLimited is start with the child's open-file limit (soft and hard)
+// set to nofile, as "ulimit -n" would.
+func startLimited(t *testing.T, name string, env map[string]string, nofile int) *proc {
+	t.Helper()
+	return startCommand(t, name, env, exec.Command("/bin/sh", "-c", `ulimit -n "$1" && exec "$0"`, binary, strconv.Itoa(nofile)))
+}
+
+// startCommand is start with the command that runs the binary.
+func startCommand(t *testing.T, name string, env map[string]string, cmd *exec.Cmd) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, exited: make(chan struct{})}
 	logFile, err := os.CreateTemp(t.TempDir(), name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.logPath = logFile.Name()
-	p.cmd = exec.Command(binary)
+	p.cmd = cmd
 	// A test binary that dies (timeout, panic) takes its children along.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	for k, v := range env {

@@ -144,7 +144,11 @@ func testScheduleValidation(t *testing.T, s *service) {
 			want = 400
 		}
 		for _, m := range []string{"GET", "PATCH", "DELETE"} {
-			if r := s.do(t, m, path, map[string]any{"paused": true}); r.status != want {
+			var body any = map[string]any{"paused": true}
+			if m == "DELETE" {
+				body = nil // a DELETE with a body is refused (422) before the lookup
+			}
+			if r := s.do(t, m, path, body); r.status != want {
 				t.Errorf("%s %s: %d %s, want %d", m, path, r.status, r.body, want)
 			}
 		}
