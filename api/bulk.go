@@ -187,14 +187,9 @@ func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, lo
 			writeError(w, r, logger, err)
 			return
 		}
-		body, err := readBody(w, r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
 		// The same optional overrides as $execute, applied over the
 		// snapshot the job ran (its own overrides included).
-		overrides, err := decodeRunOverrides(body)
+		overrides, err := readRunOverrides(w, r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -44,12 +44,7 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 			writeError(w, r, logger, err)
 			return
 		}
-		body, err := readBody(w, r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		overrides, err := decodeRunOverrides(body)
+		overrides, err := readRunOverrides(w, r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -93,6 +88,16 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 		}
 		writeSubmitted(w, jobID, existed)
 	})
+}
+
+// readRunOverrides reads and decodes the optional overrides body of
+// $execute and $rerun.
+func readRunOverrides(w http.ResponseWriter, r *http.Request) (*workflows.RunOverrides, error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRunOverrides(body)
 }
 
 // decodeRunOverrides reads the optional body of $execute and $rerun: {"parameters": {…},
