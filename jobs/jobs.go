@@ -216,15 +216,23 @@ var (
 // nil, change the task for this job only.
 func (s *Service) Submit(ctx context.Context, task *db.Task, overrides *workflows.RunOverrides) (string, error) {
 	jobID := db.NewID()
-	err := s.start(ctx, startRequest{
+	req := startRequest{
 		jobID: jobID,
 		task:  searchable{id: task.ID, taskType: task.TaskType, command: task.Command},
 		input: submitInput(task, overrides),
-	})
-	if err != nil && startMayHaveHappened(err) && s.exists(ctx, jobID) {
-		// The start reached Temporal although its answer did not reach us:
-		// a 503 now would invite a retry that runs the task twice.
-		return jobID, nil
+	}
+	err := s.start(ctx, req)
+	if err != nil && startMayHaveHappened(err) {
+		// The start may still reach Temporal after its answer timed out,
+		// so a describe cannot tell. Starting the same job id again settles
+		// it, since every start refuses a second execution: whichever of
+		// the two arrives first creates the job and the other is refused.
+		// A 503 now would invite a client retry that runs the task twice.
+		retry := s.start(context.WithoutCancel(ctx), req)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if retry == nil || errors.As(retry, &started) {
+			return jobID, nil
+		}
 	}
 	if err != nil {
 		return "", s.wrap(err, "start job for task %s", task.ID)
@@ -253,17 +261,6 @@ func startMayHaveHappened(err error) bool {
 	return errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// exists reports whether the job's workflow exists, asking briefly.
-func (s *Service) exists(ctx context.Context, jobID string) bool {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), existsCheckTimeout)
-	defer cancel()
-	_, err := s.client.DescribeWorkflowExecution(ctx, jobID, "")
-	return err == nil
-}
-
-// existsCheckTimeout bounds the check after a start timed out.
-const existsCheckTimeout = 2 * time.Second
-
 // searchable is what a job's search attributes say of its task.
 type searchable struct {
 	id, taskType, command string
@@ -289,6 +286,9 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 		ID:                                       req.jobID,
 		TaskQueue:                                s.taskQueue,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		// A job id is never used twice, not even after its job closed: a
+		// start that arrives late (see Submit) must not run the job again.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		// Skips a round trip when a worker shares this client; a plain
 		// start otherwise.
 		EnableEagerStart: true,
@@ -307,7 +307,6 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 		// only FAIL tells this caller that the job was already there (the
 		// SDK does not expose the start response's Started flag).
 		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
-		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	}
 	if req.rerunOf != "" {
 		opts.Memo = map[string]any{memoRerunOf: req.rerunOf}
