@@ -173,7 +173,31 @@ func TestDiskFull(t *testing.T) {
 	eventually(t, time.Minute, 200*time.Millisecond, func() bool { s, _ := c.health(t); return s == 200 },
 		func() string { s, h := c.health(t); return fmt.Sprintf("/health after freeing space: %d %+v", s, h) })
 	after := c.createTask(t, map[string]any{"command": "echo after"})
-	afterJob := c.execute(t, after)
+	// The embedded server's shards take their store back a little after
+	// the disk has room (its frontend, which /health asks, is fine
+	// meanwhile): until then a start is a 503 that started nothing.
+	var afterJob string
+	eventually(t, time.Minute, 200*time.Millisecond, func() bool {
+		r, err := c.try("POST", "/api/v1/tasks/"+after+"/$execute", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch r.status {
+		case http.StatusAccepted:
+			var out struct {
+				JobID string `json:"job_id"`
+			}
+			if err := decodeJSON(r.body, &out); err != nil {
+				t.Fatal(err)
+			}
+			afterJob = out.JobID
+			return true
+		case http.StatusServiceUnavailable:
+			return false
+		}
+		t.Fatalf("$execute after freeing space: %s, want 202, or 503 while Temporal recovers", r)
+		return false
+	}, func() string { return "$execute never succeeded after freeing space" })
 	eventually(t, 2*time.Minute, 200*time.Millisecond, func() bool {
 		var j job
 		c.must(t, 200, "GET", "/api/v1/jobs/"+afterJob, nil, &j)
