@@ -220,6 +220,33 @@ var refusal = "HTTP/1.1 503 Service Unavailable\r\n" +
 // refusalWriteTimeout bounds writing the refusal to a client that does not read.
 const refusalWriteTimeout = 100 * time.Millisecond
 
+// refusalLinger and refusalDrainLimit bound how long a refused connection
+// waits for its request, and how much of it is read before the close.
+const (
+	refusalLinger     = 500 * time.Millisecond
+	refusalDrainLimit = 64 << 10
+)
+
+// refuse answers c with the refusal and closes it. It waits, briefly, for
+// the request to begin first: an HTTP client treats an answer that comes
+// before its request as unsolicited and drops it. And closing a socket with
+// the request unread makes the kernel send a reset, which can destroy the
+// 503 before the client reads it; so the write half is closed first and
+// the rest of the request drained, briefly, before the close.
+func refuse(c net.Conn) {
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(refusalLinger))
+	_, _ = c.Read(make([]byte, 4<<10))
+	_ = c.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+	if _, err := io.WriteString(c, refusal); err != nil {
+		return
+	}
+	if hc, ok := c.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
+		_ = c.SetReadDeadline(time.Now().Add(refusalLinger))
+		_, _ = io.Copy(io.Discard, io.LimitReader(c, refusalDrainLimit))
+	}
+}
+
 func (l *limitedListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -229,10 +256,6 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		if l.t.admit(c) {
 			return c, nil
 		}
-		go func() {
-			_ = c.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
-			_, _ = io.WriteString(c, refusal)
-			_ = c.Close()
-		}()
+		go refuse(c)
 	}
 }
