@@ -10,11 +10,14 @@ import (
 )
 
 // escapingCommand starts a setsid child and a double-forked one (a new
-// session whose intermediate exits) and writes their pids to dir.
+// session whose intermediate exits). Each writes its own pid once it is in
+// its new session, and the command ends only after both have: a pid
+// written by the parent ($!) could belong to a child not yet escaped, which
+// the end of the command's process group would then kill.
 func escapingCommand(dir string) string {
-	return `setsid sleep 300 >/dev/null 2>&1 & echo $! > ` + dir + `/setsid
-( setsid sleep 301 >/dev/null 2>&1 & echo $! > ` + dir + `/double ) &
-while [ ! -s ` + dir + `/double ]; do sleep 0.01; done`
+	return `setsid sh -c 'echo $$ > ` + dir + `/setsid; exec sleep 300' >/dev/null 2>&1 &
+( setsid sh -c 'echo $$ > ` + dir + `/double; exec sleep 301' >/dev/null 2>&1 & ) &
+while [ ! -s ` + dir + `/setsid ] || [ ! -s ` + dir + `/double ]; do sleep 0.01; done`
 }
 
 func escapedPIDs(t *testing.T, dir string) []int {
