@@ -69,3 +69,15 @@ func readDoc(t *testing.T, path string) string {
 	}
 	return string(raw)
 }
+
+// TestLibraryDocShowsExample: docs/library.md shows examples/library/main.go
+// whole, as it says, so the page cannot drift from code that compiles.
+func TestLibraryDocShowsExample(t *testing.T) {
+	example, err := os.ReadFile("examples/library/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(readDoc(t, "docs/library.md"), "```go\n"+string(example)+"```\n") {
+		t.Error("docs/library.md does not show examples/library/main.go as it is; copy the file into its ```go block")
+	}
+}
