@@ -25,7 +25,6 @@ import (
 	"github.com/chaptask/chaptask/activities"
 	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/db"
-	"github.com/chaptask/chaptask/embedded"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
@@ -56,6 +55,11 @@ type Options struct {
 	// SeedTasks are created in an empty database when
 	// CHAPTASK_SEED_EXAMPLES is true (the default).
 	SeedTasks []db.Task
+	// EmbeddedTemporal starts a Temporal server in this process when
+	// TEMPORAL_ADDRESS is empty (cmd/chaptask passes inprocess.Start). Nil
+	// keeps the server out of the program's binary; Run then needs
+	// TEMPORAL_ADDRESS.
+	EmbeddedTemporal StartEmbeddedFunc
 }
 
 // Run wires the service together and blocks until ctx ends or a component
@@ -76,6 +80,9 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TemporalAddress == "" && opts.EmbeddedTemporal == nil {
+		return errNoTemporal
+	}
 	if cfg.APIKeysFile != "" {
 		raw, err := os.ReadFile(cfg.APIKeysFile)
 		if err != nil {
@@ -92,15 +99,6 @@ func Run(ctx context.Context, opts Options) error {
 	runAs, err := protectSecrets(cfg, opts.Args, logger)
 	if err != nil {
 		return err
-	}
-	if cfg.TemporalAddress == "" && getenv("GOGC") == "" {
-		// The embedded server allocates fast and keeps little (a live heap
-		// of ~40-60 MB), so the default GOGC=100 collects several times a
-		// second, a dedicated mark worker taking one of two cores each
-		// time. 200 halves the collections for more memory: in the
-		// benchmark 42.5 -> 50.8 jobs/s, list page p99 25 -> 17 ms, peak
-		// RSS 879 -> 1165 MiB.
-		debug.SetGCPercent(embeddedGCPercent)
 	}
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, cfg.APIKeys, logger)
@@ -121,7 +119,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer tel.stop()
 
-	tc, embeddedUI, stopTemporal, err := connectTemporal(ctx, cfg, tel.sdk, logger, stdout)
+	tc, embeddedUI, stopTemporal, err := connectTemporal(ctx, cfg, opts.EmbeddedTemporal, tel.sdk, logger, stdout)
 	if err != nil {
 		return err
 	}
@@ -205,10 +203,6 @@ func storageChecks(cfg config) []api.HealthCheck {
 	return []api.HealthCheck{api.StorageCheck(cfg.DataDir, cfg.MinFreeBytes)}
 }
 
-// embeddedGCPercent is the GC target of a process that embeds the Temporal
-// server, unless GOGC says otherwise.
-const embeddedGCPercent = 200
-
 // about describes this process for the console's overview.
 func about(cfg config, embeddedUI string) api.About {
 	a := api.About{
@@ -237,7 +231,7 @@ func about(cfg config, embeddedUI string) api.About {
 // connectTemporal dials TEMPORAL_ADDRESS, or starts the embedded server
 // first when it is unset, and reports the embedded Web UI's address ("" if
 // none). The returned func releases both.
-func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsHandler, logger *slog.Logger, stdout io.Writer) (client.Client, string, func(), error) {
+func connectTemporal(ctx context.Context, cfg config, startEmbedded StartEmbeddedFunc, sdkMetrics client.MetricsHandler, logger *slog.Logger, stdout io.Writer) (client.Client, string, func(), error) {
 	addr, uiAddr := cfg.TemporalAddress, ""
 	stopServer := func() {}
 	embeddedOpts := func(o client.Options) client.Options { return o }
@@ -252,7 +246,7 @@ func connectTemporal(ctx context.Context, cfg config, sdkMetrics client.MetricsH
 			logger.Info("embedded Temporal Web UI is off because API keys are set; CHAPTASK_EMBEDDED_UI_OPEN=true serves it without a login")
 			uiAddr = ""
 		}
-		srv, err := embedded.Start(ctx, embedded.Config{
+		srv, err := startEmbedded(ctx, EmbeddedConfig{
 			APIKeys:          cfg.APIKeys,
 			DataDir:          filepath.Join(cfg.DataDir, "temporal"),
 			FrontendAddr:     cfg.EmbeddedTemporalAddr,

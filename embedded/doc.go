@@ -10,7 +10,9 @@
 // the temporal CLI can talk to it.
 //
 // This is the only chaptask package that imports go.temporal.io/server;
-// everything else talks to Temporal through the SDK and FrontendAddr.
+// everything else talks to Temporal through the SDK and FrontendAddr. The
+// chaptask library does not import it: a program opts in through
+// embedded/inprocess, so one that runs against a cluster stays small.
 //
 // Known limits, all from the server's sqlite plugin: it never closes its
 // pooled connection, so the database file stays open until the process exits

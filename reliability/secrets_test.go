@@ -43,7 +43,7 @@ echo "== working directory"; pwd; touch scratch && echo scratch-ok; id -u
 // root reads any process's memory and any file whatever its mode, so the
 // service runs commands as nobody (CHAPTASK_RUN_AS): that is what this
 // proves. Against a command of the service's own non-root user, the
-// non-dumpable flag is what guards /proc (see the README's threat model).
+// non-dumpable flag is what guards /proc (see the threat model in docs/operations.md).
 func TestSecretsStayInService(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("CHAPTASK_RUN_AS needs a root service")

@@ -15,6 +15,7 @@ import (
 	"github.com/chaptask/chaptask"
 	"github.com/chaptask/chaptask/cli"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/embedded/inprocess"
 	"github.com/chaptask/chaptask/internal/servicetest"
 	"github.com/chaptask/chaptask/registry"
 )
@@ -112,10 +113,11 @@ func startServiceEnv(t *testing.T, dialect string, extra map[string]string) *ser
 				"-data-dir", t.TempDir(),
 				"-log-level", "warn",
 			},
-			Getenv:   func(k string) string { return env[k] },
-			Stdout:   stdout,
-			Stderr:   stderr,
-			Register: registerTestFunctions,
+			Getenv:           func(k string) string { return env[k] },
+			Stdout:           stdout,
+			Stderr:           stderr,
+			Register:         registerTestFunctions,
+			EmbeddedTemporal: inprocess.Start,
 		})
 	})
 	return &service{url: svc.URL}

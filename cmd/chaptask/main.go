@@ -32,6 +32,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Stderr:    stderr,
 		Register:  registerExampleFunctions,
 		SeedTasks: exampleTasks(),
+		// The default run mode: an in-process server when
+		// TEMPORAL_ADDRESS is empty.
+		EmbeddedTemporal: startEmbedded(getenv),
 	})
 }
 

@@ -1,8 +1,11 @@
 // Command library is chaptask used as a library: a program of its own that
 // registers a Go function as a task and serves the HTTP API and a worker,
 // configured like the chaptask command (environment variables and flags).
+// It runs against a Temporal cluster and does not link the Temporal server
+// (a program that wants one in-process passes inprocess.Start as
+// chaptask.Options.EmbeddedTemporal):
 //
-//	go run ./examples/library
+//	TEMPORAL_ADDRESS=127.0.0.1:7233 go run ./examples/library
 //	curl -X POST localhost:8000/api/v1/tasks -d '{"command":"greet","task_type":"go","parameters":{"name":"Ada"}}'
 package main
 

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/chaptask/chaptask/internal/servicetest"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chaptask/chaptask/embedded"
+	"github.com/chaptask/chaptask/internal/servicetest"
+	"github.com/chaptask/chaptask/jobs"
 )
 
 // TestGreet runs the example as a user would deploy it (embedded Temporal,
@@ -36,14 +39,36 @@ func TestGreet(t *testing.T) {
 	}
 }
 
-// startExample runs the example's run in-process and returns its API's
-// base URL.
+// TestNeedsTemporalAddress: the example links no Temporal server, so
+// without TEMPORAL_ADDRESS it stops at once and says what to set.
+func TestNeedsTemporalAddress(t *testing.T) {
+	args := []string{"library", "-http-addr", "127.0.0.1:0", "-data-dir", t.TempDir()}
+	err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "TEMPORAL_ADDRESS") {
+		t.Fatalf("run without TEMPORAL_ADDRESS: %v, want an error naming it", err)
+	}
+}
+
+// startExample runs the example's run in-process against a Temporal server
+// of its own, as it would run against a cluster, and returns its API's base
+// URL.
 func startExample(t *testing.T) string {
 	t.Helper()
+	srv, err := embedded.Start(context.Background(), embedded.Config{
+		FrontendAddr:     "127.0.0.1:0",
+		SearchAttributes: jobs.SearchAttributes,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
 	args := []string{"library",
 		"-http-addr", "127.0.0.1:0",
-		"-embedded-temporal-addr", "127.0.0.1:0",
-		"-embedded-ui-addr", "off",
+		"-temporal-address", srv.FrontendAddr(),
 		"-data-dir", t.TempDir(),
 		"-log-level", "warn",
 	}
