@@ -149,13 +149,13 @@ func handleJobCancelMany(js *jobs.Service, logger *slog.Logger) http.Handler {
 		if req.status != "" {
 			ids, truncated, err = js.LiveIDs(r.Context(), req.status, req.taskID)
 			if err != nil {
-				writeError(w, r, logger, jobsError(err, ""))
+				writeError(w, r, logger, err)
 				return
 			}
 		}
 		outcomes, err := js.CancelMany(r.Context(), ids)
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		res := cancelJSON{Canceled: []string{}, AlreadyFinished: []string{}, NotFound: []string{}, Errors: []cancelErrorJSON{}, Truncated: truncated}
@@ -201,7 +201,7 @@ func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, lo
 			return
 		}
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		if shellDisabled && snap.TaskType == taskTypeShell {
@@ -214,7 +214,7 @@ func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, lo
 		}
 		jobID, err := js.Rerun(r.Context(), id, snap)
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		m.JobSubmitted(snap.TaskType)

@@ -54,7 +54,6 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 		case errors.Is(err, db.ErrNotFound):
 			err = badRequest("Task %s not found", id)
 		case err != nil:
-			err = dbError(err)
 		case !task.Enabled:
 			err = badRequest("Cannot execute disabled task %s", id)
 		case shellDisabled && task.TaskType == taskTypeShell:
@@ -80,7 +79,7 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 			jobID, err = js.Submit(r.Context(), task, overrides)
 		}
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		if !existed {
@@ -199,7 +198,7 @@ func handleJobList(js *jobs.Service, logger *slog.Logger) http.Handler {
 		}
 		list, total, err := js.List(r.Context(), filter)
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		if list == nil {
@@ -237,7 +236,7 @@ func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 			job, err = js.Get(r.Context(), id)
 		}
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		encode(w, http.StatusOK, job)
@@ -252,7 +251,7 @@ func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 			return
 		}
 		if err := js.Delete(r.Context(), id); err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -357,7 +356,7 @@ func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Ha
 			return nil
 		})
 		if err != nil && !sse.hasStarted() {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		if err != nil && r.Context().Err() == nil {
@@ -385,20 +384,4 @@ func parseWait(q url.Values) (time.Duration, []fieldError) {
 		return 0, []fieldError{queryError("wait", "must be between 0 and 60s", "value_error.duration")}
 	}
 	return d, nil
-}
-
-// jobsError maps job service errors to problems. Job records of finished
-// jobs read their artifacts from the database, so its failures count too.
-func jobsError(err error, id string) error {
-	switch {
-	case errors.Is(err, jobs.ErrNotFound):
-		return notFound("Job %s not found", id)
-	case errors.Is(err, jobs.ErrStorageFull), isDiskFull(err):
-		// The embedded server keeps its store in the data directory: a
-		// full disk fails its writes, which is not Temporal being down.
-		return storageFull("Temporal cannot write its store: the data directory's disk is full")
-	case errors.Is(err, jobs.ErrUnavailable):
-		return unavailable("Temporal is unavailable, try again later")
-	}
-	return dbError(err)
 }

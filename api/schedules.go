@@ -191,7 +191,7 @@ func handleScheduleCreate(bdb *bun.DB, js *jobs.Service, shellDisabled bool, log
 		}
 		task, err := db.GetTask(r.Context(), bdb, id)
 		if err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			writeError(w, r, logger, about(err, "Task %s not found", id))
 			return
 		}
 		if !task.Enabled {
@@ -208,7 +208,7 @@ func handleScheduleCreate(bdb *bun.DB, js *jobs.Service, shellDisabled bool, log
 		}
 		sch, err := js.CreateSchedule(r.Context(), task, *in.spec, overlap, in.paused != nil && *in.paused)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		w.Header().Set("Location", "/api/v1/schedules/"+sch.ID)
@@ -224,12 +224,12 @@ func handleTaskSchedules(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) htt
 			return
 		}
 		if _, err := db.GetTask(r.Context(), bdb, id); err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			writeError(w, r, logger, about(err, "Task %s not found", id))
 			return
 		}
 		list, err := js.TaskSchedules(r.Context(), id)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		encode(w, http.StatusOK, list)
@@ -245,7 +245,7 @@ func handleScheduleGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 		}
 		sch, err := js.GetSchedule(r.Context(), id)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, id))
+			writeError(w, r, logger, about(err, "Schedule %s not found", id))
 			return
 		}
 		encode(w, http.StatusOK, sch)
@@ -268,7 +268,7 @@ func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logg
 		}
 		sch, err := js.GetSchedule(r.Context(), id)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, id))
+			writeError(w, r, logger, about(err, "Schedule %s not found", id))
 			return
 		}
 		// A schedule of a disabled task stays paused until the task is
@@ -281,7 +281,7 @@ func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logg
 				writeError(w, r, logger, badRequest("Task %s of schedule %s no longer exists", sch.TaskID, id))
 				return
 			case err != nil:
-				writeError(w, r, logger, dbError(err))
+				writeError(w, r, logger, err)
 				return
 			case !task.Enabled && in.trigger:
 				writeError(w, r, logger, badRequest("Cannot trigger schedule %s: task %s is disabled", id, sch.TaskID))
@@ -300,14 +300,14 @@ func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logg
 		if in.spec != nil || in.overlap != nil || in.paused != nil {
 			sch, err = js.UpdateSchedule(r.Context(), id, jobs.ScheduleChange{Spec: in.spec, Overlap: in.overlap, Paused: in.paused})
 			if err != nil {
-				writeError(w, r, logger, scheduleError(err, id))
+				writeError(w, r, logger, about(err, "Schedule %s not found", id))
 				return
 			}
 		}
 		if in.trigger {
 			sch, err = js.TriggerSchedule(r.Context(), id)
 			if err != nil {
-				writeError(w, r, logger, scheduleError(err, id))
+				writeError(w, r, logger, about(err, "Schedule %s not found", id))
 				return
 			}
 			if sch.TriggeredJobID != nil {
@@ -326,23 +326,11 @@ func handleScheduleDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 			return
 		}
 		if err := js.DeleteSchedule(r.Context(), id); err != nil {
-			writeError(w, r, logger, scheduleError(err, id))
+			writeError(w, r, logger, about(err, "Schedule %s not found", id))
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// scheduleError maps schedule errors to problems.
-func scheduleError(err error, id string) error {
-	var invalid *jobs.InvalidScheduleError
-	switch {
-	case errors.As(err, &invalid):
-		return validationFailed([]fieldError{{Loc: []string{"body", invalid.Field}, Msg: invalid.Message, Type: "value_error." + invalid.Field}})
-	case errors.Is(err, jobs.ErrScheduleNotFound):
-		return notFound("Schedule %s not found", id)
-	}
-	return jobsError(err, "")
 }
 
 // syncSchedules carries a task change to its schedules. The task change

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"time"
 
@@ -45,15 +44,15 @@ func createTask(r *http.Request, bdb *bun.DB, t *db.Task, in taskInput) (stored 
 	if err == nil {
 		return stored, replayed, nil
 	}
-	if isDiskFull(err) || !isUnavailable(err) {
-		return nil, false, dbError(err)
+	if db.IsDiskFull(err) || !db.IsUnavailable(err) {
+		return nil, false, err
 	}
 	// The statement may have committed before its answer was lost. A
 	// database that timed out would time out again, and the request must
 	// answer within its bound: say which id to look for. Otherwise (the
 	// connection broke) look once, even if the client has gone.
 	unknown := unavailable("database unavailable, try again later; whether task %s was created is unknown: GET /api/v1/tasks/%s tells, or retry with an Idempotency-Key", t.ID, t.ID)
-	if isTimeout(err) {
+	if db.IsTimeout(err) {
 		return nil, false, unknown
 	}
 	existing, getErr := db.GetTask(context.WithoutCancel(r.Context()), bdb, t.ID)
@@ -61,16 +60,9 @@ func createTask(r *http.Request, bdb *bun.DB, t *db.Task, in taskInput) (stored 
 	case getErr == nil:
 		return existing, false, nil
 	case errors.Is(getErr, db.ErrNotFound):
-		return nil, false, dbError(err)
+		return nil, false, err
 	}
 	return nil, false, unknown
-}
-
-// isTimeout reports whether err is a deadline that passed, the call's own
-// or the connection's.
-func isTimeout(err error) bool {
-	var netErr net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 // taskInputDigest is the SHA-256 of a task body as validated, so bodies that

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -269,7 +268,7 @@ func handleTaskList(bdb *bun.DB, logger *slog.Logger) http.Handler {
 		filter := db.TaskFilter{Enabled: enabled, Limit: page.limit(), Offset: page.offset()}
 		tasks, err := db.ListTasks(r.Context(), bdb, filter)
 		if err != nil {
-			writeError(w, r, logger, dbError(err))
+			writeError(w, r, logger, err)
 			return
 		}
 		items := make([]taskJSON, len(tasks))
@@ -282,7 +281,7 @@ func handleTaskList(bdb *bun.DB, logger *slog.Logger) http.Handler {
 		}
 		total, err := db.CountTasks(r.Context(), bdb, filter)
 		if err != nil {
-			writeError(w, r, logger, dbError(err))
+			writeError(w, r, logger, err)
 			return
 		}
 		encode(w, http.StatusOK, newPage(page, items, total))
@@ -298,7 +297,7 @@ func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
 		}
 		t, err := db.GetTask(r.Context(), bdb, id)
 		if err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			writeError(w, r, logger, about(err, "Task %s not found", id))
 			return
 		}
 		encode(w, http.StatusOK, newTaskJSON(t))
@@ -322,7 +321,7 @@ func handleTaskReplace(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger
 		}
 		t := in.task(id)
 		if err := db.ReplaceTask(r.Context(), bdb, t); err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			writeError(w, r, logger, about(err, "Task %s not found", id))
 			return
 		}
 		syncSchedules(r, js, logger, func() error { return js.SyncTaskSchedules(r.Context(), t) })
@@ -338,19 +337,10 @@ func handleTaskDelete(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.H
 			return
 		}
 		if err := db.DeleteTask(r.Context(), bdb, id); err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			writeError(w, r, logger, about(err, "Task %s not found", id))
 			return
 		}
 		syncSchedules(r, js, logger, func() error { return js.DeleteTaskSchedules(r.Context(), id) })
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// notFoundOr turns db.ErrNotFound into a 404 with the given detail and
-// anything else into the database error it is.
-func notFoundOr(err error, format string, args ...any) error {
-	if errors.Is(err, db.ErrNotFound) {
-		return notFound(format, args...)
-	}
-	return dbError(err)
 }

@@ -31,15 +31,15 @@ import (
 // Errors callers tell apart.
 var (
 	// ErrNotFound means no job has the id.
-	ErrNotFound = errors.New("job not found")
+	ErrNotFound = &domain.Error{Code: domain.NotFound, Message: "job not found"}
 	// ErrUnavailable means Temporal could not be reached; try again later.
-	ErrUnavailable = errors.New("temporal unavailable")
+	ErrUnavailable = &domain.Error{Code: domain.Unavailable, Message: "Temporal is unavailable, try again later"}
 	// ErrStorageFull means Temporal failed while the disk of its store is
 	// full; free space and try again.
-	ErrStorageFull = errors.New("temporal's disk is full")
+	ErrStorageFull = &domain.Error{Code: domain.StorageFull, Message: "Temporal cannot write its store: the data directory's disk is full"}
 	// ErrNoSnapshot means the job never read its task (it was deleted
 	// before the job ran), so there is nothing to run again.
-	ErrNoSnapshot = errors.New("job has no task snapshot")
+	ErrNoSnapshot = &domain.Error{Code: domain.Conflict, Message: "job has no task snapshot"}
 )
 
 // Job is one execution of a task as the API shows it.
@@ -484,6 +484,10 @@ func (s *Service) wrap(err error, format string, args ...any) error {
 	switch {
 	case errors.As(err, &nf):
 		return ErrNotFound
+	case db.IsDiskFull(err):
+		// The embedded server keeps its store in the data directory: a
+		// full disk fails its writes, which is not Temporal being down.
+		return fmt.Errorf("%s: %w: %v", fmt.Sprintf(format, args...), ErrStorageFull, err)
 	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.Is(err, context.DeadlineExceeded):
 		if s.lowDisk != nil {
 			if full := s.lowDisk(); full != nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"syscall"
@@ -30,12 +31,25 @@ func TestDiskFullErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var p *problem
-			if !errors.As(jobsError(tt.err, ""), &p) || p.Status != tt.want {
-				t.Errorf("jobsError(%v) = %v, want a %d problem", tt.err, jobsError(tt.err, ""), tt.want)
+			if p = problemFor(tt.err); p == nil || p.Status != tt.want {
+				t.Errorf("problemFor(%v) = %v, want a %d problem", tt.err, p, tt.want)
 			}
 			if tt.want == http.StatusInsufficientStorage && p.Type != typeInsufficientStorage {
 				t.Errorf("type %s, want %s", p.Type, typeInsufficientStorage)
 			}
 		})
+	}
+}
+
+// TestJobsErrorDatabaseDown checks a job read that fails in the database (a
+// finished job's artifact lookup) answers 503, not 500.
+func TestJobsErrorDatabaseDown(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
+	p := problemFor(fmt.Errorf("read job artifacts: find job artifacts: %w", refused))
+	if p == nil || p.Status != http.StatusServiceUnavailable || p.Type != typeServiceUnavailable {
+		t.Fatalf("problemFor = %#v, want a 503 service-unavailable problem", p)
+	}
+	if p := problemFor(errors.New("unexpected")); p != nil {
+		t.Errorf("an unclassified error became problem %#v, want it left for the 500 path", p)
 	}
 }
