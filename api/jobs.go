@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -18,9 +17,8 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/jobs"
-	"github.com/chaptask/chaptask/metrics"
+	"github.com/chaptask/chaptask/tasks"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -30,9 +28,9 @@ type executeJSON struct {
 }
 
 // idempotencyKeyHeader names the header that makes $execute idempotent.
-const idempotencyKeyHeader = "Idempotency-Key"
+const idempotencyKeyHeader = tasks.IdempotencyKeyHeader
 
-func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *metrics.Metrics, logger *slog.Logger) http.Handler {
+func handleTaskExecute(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -49,41 +47,10 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 			writeError(w, r, logger, err)
 			return
 		}
-		task, err := db.GetTask(r.Context(), bdb, id)
-		switch {
-		case errors.Is(err, db.ErrNotFound):
-			err = badRequest("Task %s not found", id)
-		case err != nil:
-		case !task.Enabled:
-			err = badRequest("Cannot execute disabled task %s", id)
-		case shellDisabled && task.TaskType == taskTypeShell:
-			err = badRequest("Cannot execute shell task %s: shell tasks are disabled in this deployment", id)
-		}
-		if err != nil {
-			// A repeated keyed submit answers with its job while the job
-			// exists, even if the task can no longer be run.
-			if key != "" {
-				if jobID, ok := js.KeyedJobExists(r.Context(), id, key); ok {
-					writeSubmitted(w, jobID, true)
-					return
-				}
-			}
-			writeError(w, r, logger, err)
-			return
-		}
-		var jobID string
-		existed := false
-		if key != "" {
-			jobID, existed, err = js.SubmitKeyed(r.Context(), task, key, overrides)
-		} else {
-			jobID, err = js.Submit(r.Context(), task, overrides)
-		}
+		jobID, existed, err := ts.Execute(r.Context(), id, key, overrides)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
-		}
-		if !existed {
-			m.JobSubmitted(task.TaskType)
 		}
 		writeSubmitted(w, jobID, existed)
 	})
