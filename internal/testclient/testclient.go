@@ -6,6 +6,7 @@ package testclient
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -46,11 +47,13 @@ func (r Reply) Object(t testing.TB) map[string]any {
 	return m
 }
 
-// Do sends a request. A string or []byte body is sent as it is, anything
-// else but nil as JSON. header adds request headers.
-func (c *Client) Do(t testing.TB, method, path string, body any, header http.Header) Reply {
-	t.Helper()
+// Try sends a request and reads the answer, reporting failures as errors:
+// for tests that expect some requests to fail (outages). A string or
+// []byte body is sent as it is, anything else but nil as JSON. header adds
+// request headers.
+func (c *Client) Try(method, path string, body any, header http.Header) (Reply, error) {
 	var rd io.Reader
+	isJSON := false
 	switch b := body.(type) {
 	case nil:
 	case string:
@@ -60,13 +63,16 @@ func (c *Client) Do(t testing.TB, method, path string, body any, header http.Hea
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return Reply{}, err
 		}
-		rd = bytes.NewReader(raw)
+		rd, isJSON = bytes.NewReader(raw), true
 	}
 	req, err := http.NewRequest(method, c.Base+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
+	}
+	if isJSON {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.APIKey != "" {
 		req.Header.Set("X-API-Key", c.APIKey)
@@ -80,14 +86,25 @@ func (c *Client) Do(t testing.TB, method, path string, body any, header http.Hea
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return Reply{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
+		return Reply{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	return Reply{Status: res.StatusCode, Header: res.Header, Body: raw}, nil
+}
+
+// Do is Try for a request that must get an answer: an error fails the
+// test.
+func (c *Client) Do(t testing.TB, method, path string, body any, header http.Header) Reply {
+	t.Helper()
+	r, err := c.Try(method, path, body, header)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return Reply{Status: res.StatusCode, Header: res.Header, Body: raw}
+	return r
 }
 
 // Want fails the test unless r has status. A 422 must also carry FastAPI's
