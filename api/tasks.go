@@ -112,7 +112,7 @@ func decodeTaskInput(body []byte) (taskInput, error) {
 		if err := json.Unmarshal(raw, &in.TaskType); err != nil {
 			bad("task_type", "must be a string", "type_error.str")
 		} else if !slices.Contains(domain.TaskTypes, in.TaskType) {
-			bad("task_type", `must be one of "shell", "go", "python"`, "value_error.enum")
+			bad("task_type", "must be one of "+quoted(domain.TaskTypes), "value_error.enum")
 		}
 	}
 
@@ -148,6 +148,15 @@ func decodeTaskInput(body []byte) (taskInput, error) {
 		return taskInput{}, validationFailed(errs)
 	}
 	return in, nil
+}
+
+// quoted lists names as `"a", "b"`.
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func isNull(raw json.RawMessage) bool {
