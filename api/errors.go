@@ -50,7 +50,14 @@ func problemFor(err error) *problem {
 	}
 	switch e.Code {
 	case domain.Invalid:
-		return validationFailed([]fieldError{{Loc: e.Field, Msg: e.Message, Type: e.Reason}})
+		loc, typ := e.Field, e.Reason
+		if len(loc) == 0 {
+			loc = []string{"body"}
+		}
+		if typ == "" {
+			typ = "value_error"
+		}
+		return validationFailed([]fieldError{{Loc: loc, Msg: e.Message, Type: typ}})
 	case domain.StorageFull:
 		// A client (and an operator reading logs) tells it from an outage.
 		return newProblem(answer.status, answer.typ, e.Message+"; free space on the data volume and try again")

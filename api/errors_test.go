@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/jobs"
 )
 
@@ -51,5 +53,37 @@ func TestJobsErrorDatabaseDown(t *testing.T) {
 	}
 	if p := problemFor(errors.New("unexpected")); p != nil {
 		t.Errorf("an unclassified error became problem %#v, want it left for the 500 path", p)
+	}
+}
+
+// TestErrorTable checks every domain code has its answer, and that an
+// Invalid error without a field still answers FastAPI's shape.
+func TestErrorTable(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		typ    string
+	}{
+		{domain.Errorf(domain.NotFound, "Task x not found"), http.StatusNotFound, typeNotFound},
+		{domain.Errorf(domain.Refused, "Cannot execute disabled task x"), http.StatusBadRequest, typeBadRequest},
+		{domain.Errorf(domain.Invalid, "bad"), http.StatusUnprocessableEntity, typeValidationFailed},
+		{domain.Errorf(domain.Conflict, "no snapshot"), http.StatusConflict, typeConflict},
+		{domain.Errorf(domain.ReadOnly, "read-only"), http.StatusMethodNotAllowed, typeMethodNotAllowed},
+		{domain.Errorf(domain.Unavailable, "down"), http.StatusServiceUnavailable, typeServiceUnavailable},
+		{domain.Errorf(domain.StorageFull, "full"), http.StatusInsufficientStorage, typeInsufficientStorage},
+		{fmt.Errorf("wrapped: %w", domain.Errorf(domain.NotFound, "Job x not found")), http.StatusNotFound, typeNotFound},
+	}
+	for _, tt := range tests {
+		p := problemFor(tt.err)
+		if p == nil || p.Status != tt.status || p.Type != tt.typ {
+			t.Errorf("problemFor(%v) = %+v, want %d %s", tt.err, p, tt.status, tt.typ)
+			continue
+		}
+		if tt.status == http.StatusUnprocessableEntity && (len(p.Errors) != 1 || len(p.Errors[0].Loc) == 0) {
+			t.Errorf("problemFor(%v) errors = %+v, want one located field", tt.err, p.Errors)
+		}
+	}
+	if p := problemFor(about(db.ErrNotFound, "Artifact %s not found", "01X")); p == nil || p.Detail != "Artifact 01X not found" {
+		t.Errorf("about(db.ErrNotFound) = %+v, want a 404 naming the artifact", p)
 	}
 }
