@@ -11,8 +11,8 @@ import (
 )
 
 // runnable is the rule for starting a task, now or from a schedule: it
-// must be enabled, and allowed here. refuse words the refusal for the
-// caller's action ("execute", "schedule").
+// must be enabled, and allowed here. action is the verb the refusal
+// names ("execute", "schedule").
 func (s *Service) runnable(t *db.Task, action string) error {
 	switch {
 	case !t.Enabled:
