@@ -87,10 +87,6 @@ func invalidULID(raw string) *problem {
 	return p
 }
 
-func unavailable(format string, args ...any) *problem {
-	return newProblem(http.StatusServiceUnavailable, typeServiceUnavailable, fmt.Sprintf(format, args...))
-}
-
 // validationFailed builds a 422 naming every bad field.
 func validationFailed(errs []fieldError) *problem {
 	parts := make([]string, len(errs))

@@ -143,7 +143,7 @@ func needJobs(js *jobs.Service, log *slog.Logger, h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, log, unavailable("job execution is not configured in this process"))
+		writeError(w, r, log, tasks.ErrNoExecution)
 	})
 }
 

@@ -147,11 +147,13 @@ func taskNotFound(err error, id string) error {
 	return err
 }
 
-// needJobs is the error of a call that needs job execution in a process
-// without it.
+// ErrNoExecution answers a call that needs job execution in a process
+// configured without it (an API without Temporal).
+var ErrNoExecution = domain.Errorf(domain.Unavailable, "job execution is not configured in this process")
+
 func (s *Service) needJobs() error {
 	if s.jobs == nil {
-		return domain.Errorf(domain.Unavailable, "job execution is not configured in this process")
+		return ErrNoExecution
 	}
 	return nil
 }
