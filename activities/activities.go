@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
 	"github.com/chaptask/chaptask/workflows"
@@ -96,7 +97,7 @@ func (a *Activities) SnapshotTask(ctx context.Context, in workflows.SnapshotInpu
 	t, err := db.GetTask(ctx, a.DB, in.TaskID)
 	if errors.Is(err, db.ErrNotFound) {
 		// Final: the job fails. Its task type went with the task.
-		a.Metrics.JobFinished(metrics.OtherTaskType, metrics.StatusFailed)
+		a.Metrics.JobFinished(metrics.OtherTaskType, domain.StatusFailed)
 		a.logger().Warn("job's task was deleted before it ran", "job_id", activity.GetInfo(ctx).WorkflowExecution.ID, "task_id", in.TaskID)
 		return workflows.TaskSnapshot{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s was deleted before the job ran", in.TaskID), workflows.ErrTypeTaskNotFound, nil)
@@ -191,7 +192,7 @@ func (a *Activities) RunTask(ctx context.Context, in workflows.RunInput) (workfl
 	out, err := a.runTask(ctx, in, logger)
 	if err != nil {
 		status := runOutcome(ctx, info, err)
-		if status == metrics.StatusFailed {
+		if status == domain.StatusFailed {
 			logger.Warn("run step failed and will not be retried: the job fails", "error", err, "attempt", info.Attempt)
 		}
 		if status != "" {
@@ -217,16 +218,16 @@ func runOutcome(ctx context.Context, info activity.Info, err error) string {
 		// or the job being gone (terminated) or paused.
 		var canceled *temporal.CanceledError
 		if errors.As(context.Cause(ctx), &canceled) {
-			return metrics.StatusCanceled
+			return domain.StatusCanceled
 		}
 		return ""
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.NonRetryable() {
-		return metrics.StatusFailed
+		return domain.StatusFailed
 	}
 	if p := info.RetryPolicy; p != nil && p.MaximumAttempts > 0 && info.Attempt >= p.MaximumAttempts {
-		return metrics.StatusFailed
+		return domain.StatusFailed
 	}
 	return ""
 }
@@ -247,10 +248,10 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 	var data any
 	var logTail []db.LogChunk
 	switch {
-	case in.Task.TaskType == "shell" && a.ShellDisabled:
+	case !a.policy().AllowsShell(in.Task.TaskType):
 		return out, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s is a shell task and shell tasks are disabled on this worker", in.Task.ID), workflows.ErrTypeBadTask, nil)
-	case in.Task.TaskType == "shell":
+	case in.Task.TaskType == domain.TaskTypeShell:
 		var live *liveLog
 		if a.DB != nil {
 			live = startLiveLog(ctx, a.DB, in.JobID, activity.GetInfo(ctx).Attempt, a.maxOutput(), logger)
@@ -489,9 +490,9 @@ func withoutNUL(raw []byte) []byte {
 // jobStored counts a job whose artifact was just stored. Only the call that
 // stored it counts, so a retried step does not count the job twice.
 func (a *Activities) jobStored(taskType string, out workflows.RunOutput) {
-	status := metrics.StatusCompleted
+	status := domain.StatusCompleted
 	if out.TimedOut {
-		status = metrics.StatusFailed // the artifact is partial; the workflow fails the job
+		status = domain.StatusFailed // the artifact is partial; the workflow fails the job
 	}
 	a.Metrics.JobFinished(taskType, status)
 	a.Metrics.ObserveJobDuration(taskType, out.FinishedAt.Sub(out.StartedAt))
@@ -579,12 +580,12 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 	}
 	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data, Log: tail})
 	if errors.Is(err, db.ErrNotStorable) {
-		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
+		a.Metrics.JobFinished(in.TaskType, domain.StatusFailed)
 		a.logger().Warn("the database refuses the job's output; the job fails", "job_id", in.JobID, "task_id", in.TaskID, "error", err)
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotStorable, err)
 	}
 	if errors.Is(err, db.ErrNotFound) {
-		a.Metrics.JobFinished(in.TaskType, metrics.StatusFailed)
+		a.Metrics.JobFinished(in.TaskType, domain.StatusFailed)
 		a.logger().Warn("job's output is gone; the job fails", "job_id", in.JobID, "task_id", in.TaskID)
 		return workflows.PersistOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeOutputNotFound, err)
 	}
@@ -636,4 +637,10 @@ func (a *Activities) inlineLimit() int {
 		return DefaultInlineLimit
 	}
 	return a.InlineLimit
+}
+
+// policy is what this worker allows, whatever the API that submitted the
+// job allowed.
+func (a *Activities) policy() domain.Policy {
+	return domain.Policy{ShellDisabled: a.ShellDisabled}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/chaptask/chaptask/console"
+	"github.com/chaptask/chaptask/domain"
 )
 
 // apiKeyHeader carries the API key of a request.
@@ -71,12 +72,12 @@ func RequireAPIKey(keys []string, next http.Handler) http.Handler {
 }
 
 // readOnlyTasks answers task writes when the deployment manages its tasks
-// from a file: like chapkit's CrudPermissions, the method is not allowed.
-func readOnlyTasks(allow string, logger *slog.Logger) http.Handler {
+// from a file (refused, tasks.Service.Writable): like chapkit's
+// CrudPermissions, the method is not allowed.
+func readOnlyTasks(refused error, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		writeError(w, r, logger, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
-			"tasks are read-only in this deployment (CHAPTASK_TASKS_READ_ONLY); "+r.Method+" is not allowed"))
+		w.Header().Set("Allow", "GET")
+		writeError(w, r, logger, &domain.Error{Code: domain.ReadOnly, Message: refused.Error() + "; " + r.Method + " is not allowed"})
 	})
 }
 
@@ -88,13 +89,4 @@ func readOnlyArtifacts(logger *slog.Logger) http.Handler {
 		writeError(w, r, logger, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
 			"artifacts are read-only in this deployment (CHAPTASK_TASKS_READ_ONLY); they expire through CHAPTASK_ARTIFACT_RETENTION"))
 	})
-}
-
-// shellRefused is the error for a shell task when shell tasks are disabled.
-func shellRefused() *problem {
-	return validationFailed([]fieldError{{
-		Loc:  []string{"body", "task_type"},
-		Msg:  "shell tasks are disabled in this deployment (CHAPTASK_SHELL_ENABLED=false)",
-		Type: "value_error.shell_disabled",
-	}})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 func newAPIWith(t *testing.T, cfg api.Config) *client {
@@ -24,26 +25,15 @@ func newAPIWith(t *testing.T, cfg api.Config) *client {
 	return &client{t: t, base: srv.URL}
 }
 
-// withHeader sends one request with an extra header.
+// withHeader sends one request with an extra header, none when value is
+// empty.
 func (c *client) withHeader(method, path, name, value string, body string) response {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	header := http.Header{}
 	if value != "" {
-		req.Header.Set(name, value)
+		header.Set(name, value)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(res.Body); err != nil {
-		c.t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: buf.Bytes()}
+	return (&testclient.Client{Base: c.base}).Do(c.t, method, path, body, header)
 }
 
 func TestAPIKeys(t *testing.T) {
@@ -176,7 +166,7 @@ func TestConcurrentReplace(t *testing.T) {
 			Command    string
 			Parameters struct{ Writer int }
 		}
-		c.do("GET", "/api/v1/tasks/"+id, nil).json(t, &got)
+		c.do("GET", "/api/v1/tasks/"+id, nil).Decode(t, &got)
 		if got.Command != fmt.Sprintf("echo %d", got.Parameters.Writer) {
 			t.Errorf("command %q with parameters of writer %d: a mix of two writes", got.Command, got.Parameters.Writer)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // client talks HTTP to a real server built by api.NewServer.
@@ -25,25 +25,8 @@ type client struct {
 	base string
 }
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) json(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
-
-func (r response) object(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	r.json(t, &m)
-	return m
-}
+// response is an answer read whole.
+type response = testclient.Reply
 
 func newAPI(t *testing.T, bdb *bun.DB, checks ...api.HealthCheck) *client {
 	t.Helper()
@@ -54,34 +37,7 @@ func newAPI(t *testing.T, bdb *bun.DB, checks ...api.HealthCheck) *client {
 
 func (c *client) do(method, path string, body any) response {
 	c.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	return (&testclient.Client{Base: c.base}).Do(c.t, method, path, body, nil)
 }
 
 // expect fails unless res has the given status; for errors it also checks
@@ -97,7 +53,7 @@ func expect(t *testing.T, res response, status int, problemType string) {
 	if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
 	}
-	p := res.object(t)
+	p := res.Object(t)
 	if p["type"] != "urn:chapkit:error:"+problemType {
 		t.Fatalf("type = %v, want urn:chapkit:error:%s; body %s", p["type"], problemType, res.Body)
 	}
@@ -144,7 +100,7 @@ func (c *client) createTask(body any) map[string]any {
 	c.t.Helper()
 	res := c.do("POST", "/api/v1/tasks", body)
 	expect(c.t, res, http.StatusCreated, "")
-	return res.object(c.t)
+	return res.Object(c.t)
 }
 
 func countTasks(t *testing.T, bdb *bun.DB) int {
@@ -162,7 +118,7 @@ func TestTaskLifecycle(t *testing.T) {
 
 		res := c.do("POST", "/api/v1/tasks", `{"command": "echo \"Hello World\""}`)
 		expect(t, res, http.StatusCreated, "")
-		task := res.object(t)
+		task := res.Object(t)
 		id := task["id"].(string)
 		if loc := res.Header.Get("Location"); loc != "/api/v1/tasks/"+id {
 			t.Errorf("Location = %q", loc)
@@ -192,7 +148,7 @@ func TestTaskLifecycle(t *testing.T) {
 			"command": "calculate_sum", "task_type": "python", "parameters": map[string]any{"a": 1, "b": 2}, "enabled": false,
 		})
 		expect(t, put, http.StatusOK, "")
-		updated := put.object(t)
+		updated := put.Object(t)
 		if updated["task_type"] != "python" || updated["enabled"] != false || updated["created_at"] != task["created_at"] {
 			t.Errorf("after PUT: %s", put.Body)
 		}
@@ -203,7 +159,7 @@ func TestTaskLifecycle(t *testing.T) {
 		// PUT is a full replace: omitted fields go back to their defaults.
 		put = c.do("PUT", "/api/v1/tasks/"+id, map[string]any{"command": "date"})
 		expect(t, put, http.StatusOK, "")
-		replaced := put.object(t)
+		replaced := put.Object(t)
 		if replaced["task_type"] != "shell" || replaced["parameters"] != nil || replaced["enabled"] != true {
 			t.Errorf("after full replace: %s", put.Body)
 		}
@@ -231,7 +187,7 @@ func TestTaskLimits(t *testing.T) {
 
 		res := c.do("POST", "/api/v1/tasks", `{"command": "sleep 5", "timeout_seconds": 60, "retry_policy": {"max_attempts": 2, "initial_interval_seconds": 0.5}}`)
 		expect(t, res, http.StatusCreated, "")
-		task := res.object(t)
+		task := res.Object(t)
 		id := task["id"].(string)
 		if task["timeout_seconds"] != 60.0 {
 			t.Errorf("timeout_seconds = %v", task["timeout_seconds"])
@@ -267,7 +223,7 @@ func TestTaskLimits(t *testing.T) {
 		res = c.do("POST", "/api/v1/tasks", `{"command": "x", "retry_policy": {"max_attempts": 0, "backoff_coefficient": "2", "colour": "red"}}`)
 		expect(t, res, 422, "validation-failed")
 		var p struct{ Detail []struct{ Loc []string } }
-		res.json(t, &p)
+		res.Decode(t, &p)
 		var named []string
 		for _, e := range p.Detail {
 			named = append(named, strings.Join(e.Loc, "."))
@@ -374,7 +330,7 @@ func TestTaskValidation(t *testing.T) {
 							Detail []struct{ Loc []string }
 							Errors []struct{ Loc []string }
 						}
-						res.json(t, &p)
+						res.Decode(t, &p)
 						for _, f := range tc.fields {
 							found, listed := false, false
 							for _, e := range p.Detail {
@@ -412,7 +368,7 @@ func TestTaskList(t *testing.T) {
 		var all []map[string]any
 		res := c.do("GET", "/api/v1/tasks", nil)
 		expect(t, res, 200, "")
-		res.json(t, &all)
+		res.Decode(t, &all)
 		if len(all) != 5 || all[0]["id"] != ids[4] || all[4]["id"] != ids[0] {
 			t.Fatalf("list is not newest first: %s", res.Body)
 		}
@@ -422,7 +378,7 @@ func TestTaskList(t *testing.T) {
 			n     int
 		}{{"enabled=true", 3}, {"enabled=false", 2}, {"enabled=1", 3}, {"enabled=False", 2}} {
 			var got []map[string]any
-			c.do("GET", "/api/v1/tasks?"+tc.query, nil).json(t, &got)
+			c.do("GET", "/api/v1/tasks?"+tc.query, nil).Decode(t, &got)
 			if len(got) != tc.n {
 				t.Errorf("?%s: %d tasks, want %d", tc.query, len(got), tc.n)
 			}
@@ -434,15 +390,15 @@ func TestTaskList(t *testing.T) {
 		}
 		res = c.do("GET", "/api/v1/tasks?page=2&size=2", nil)
 		expect(t, res, 200, "")
-		res.json(t, &page)
+		res.Decode(t, &page)
 		if page.Total != 5 || page.Page != 2 || page.Size != 2 || page.Pages != 3 || len(page.Items) != 2 || page.Items[0]["id"] != ids[2] {
 			t.Errorf("page 2 of 2: %s", res.Body)
 		}
-		c.do("GET", "/api/v1/tasks?page=1&size=10&enabled=false", nil).json(t, &page)
+		c.do("GET", "/api/v1/tasks?page=1&size=10&enabled=false", nil).Decode(t, &page)
 		if page.Total != 2 || len(page.Items) != 2 || page.Pages != 1 {
 			t.Errorf("filtered page: %+v", page)
 		}
-		c.do("GET", "/api/v1/tasks?page=9&size=10", nil).json(t, &page)
+		c.do("GET", "/api/v1/tasks?page=9&size=10", nil).Decode(t, &page)
 		if page.Total != 5 || len(page.Items) != 0 {
 			t.Errorf("page past the end: %+v", page)
 		}
@@ -476,7 +432,7 @@ func TestInvalidIDs(t *testing.T) {
 		unknown := "01K72P5N5KCRM6MD3BRE4P0999"
 		res := c.do("GET", "/api/v1/tasks/"+unknown, nil)
 		expect(t, res, 404, "not-found")
-		if d := res.object(t)["detail"]; d != "Task "+unknown+" not found" {
+		if d := res.Object(t)["detail"]; d != "Task "+unknown+" not found" {
 			t.Errorf("detail = %v", d)
 		}
 		expect(t, c.do("GET", "/api/v1/artifacts/"+unknown, nil), 404, "not-found")
@@ -515,12 +471,12 @@ func TestArtifacts(t *testing.T) {
 		var list []map[string]any
 		res := c.do("GET", "/api/v1/artifacts", nil)
 		expect(t, res, 200, "")
-		res.json(t, &list)
+		res.Decode(t, &list)
 		if len(list) != 4 || list[0]["id"] != other.ID {
 			t.Fatalf("list: %s", res.Body)
 		}
 
-		c.do("GET", "/api/v1/artifacts?task_id="+taskID, nil).json(t, &list)
+		c.do("GET", "/api/v1/artifacts?task_id="+taskID, nil).Decode(t, &list)
 		if len(list) != 1 || list[0]["id"] != root.ID {
 			t.Errorf("?task_id: %v", list)
 		}
@@ -531,22 +487,22 @@ func TestArtifacts(t *testing.T) {
 			Total int
 			Pages int
 		}
-		c.do("GET", "/api/v1/artifacts?page=1&size=3", nil).json(t, &page)
+		c.do("GET", "/api/v1/artifacts?page=1&size=3", nil).Decode(t, &page)
 		if page.Total != 4 || len(page.Items) != 3 || page.Pages != 2 {
 			t.Errorf("page: %+v", page)
 		}
 		expect(t, c.do("GET", "/api/v1/artifacts?page=1&size=1000", nil), 422, "validation-failed")
 
-		got := c.do("GET", "/api/v1/artifacts/"+root.ID, nil).object(t)
+		got := c.do("GET", "/api/v1/artifacts/"+root.ID, nil).Object(t)
 		data := got["data"].(map[string]any)
 		if got["parent_id"] != nil || got["level"] != 0.0 || data["stdout"] != "hi\n" {
 			t.Errorf("artifact: %v", got)
 		}
-		if c := c.do("GET", "/api/v1/artifacts/"+child.ID, nil).object(t); c["parent_id"] != root.ID {
+		if c := c.do("GET", "/api/v1/artifacts/"+child.ID, nil).Object(t); c["parent_id"] != root.ID {
 			t.Errorf("child parent_id = %v", c["parent_id"])
 		}
 
-		expanded := c.do("GET", "/api/v1/artifacts/"+root.ID+"/$expand", nil).object(t)
+		expanded := c.do("GET", "/api/v1/artifacts/"+root.ID+"/$expand", nil).Object(t)
 		if expanded["level_label"] != "execution" {
 			t.Errorf("$expand level_label = %v", expanded["level_label"])
 		}
@@ -562,7 +518,7 @@ func TestArtifacts(t *testing.T) {
 		var tree node
 		res = c.do("GET", "/api/v1/artifacts/"+root.ID+"/$tree", nil)
 		expect(t, res, 200, "")
-		res.json(t, &tree)
+		res.Decode(t, &tree)
 		if tree.ID != root.ID || tree.LevelLabel == nil || *tree.LevelLabel != "execution" ||
 			len(tree.Children) != 1 || tree.Children[0].ID != child.ID ||
 			len(tree.Children[0].Children) != 1 || tree.Children[0].Children[0].ID != grandchild.ID {
@@ -571,7 +527,7 @@ func TestArtifacts(t *testing.T) {
 		if !bytes.Contains(res.Body, []byte(`"children":[]`)) {
 			t.Errorf("leaf lacks children: []: %s", res.Body)
 		}
-		leaf := c.do("GET", "/api/v1/artifacts/"+other.ID+"/$tree", nil).object(t)
+		leaf := c.do("GET", "/api/v1/artifacts/"+other.ID+"/$tree", nil).Object(t)
 		if ch, ok := leaf["children"].([]any); !ok || len(ch) != 0 {
 			t.Errorf("leaf tree children = %v", leaf["children"])
 		}
@@ -579,7 +535,7 @@ func TestArtifacts(t *testing.T) {
 		// Deleting the task keeps its artifacts.
 		expect(t, c.do("DELETE", "/api/v1/tasks/"+taskID, nil), 204, "")
 		expect(t, c.do("GET", "/api/v1/artifacts/"+root.ID, nil), 200, "")
-		c.do("GET", "/api/v1/artifacts?task_id="+taskID, nil).json(t, &list)
+		c.do("GET", "/api/v1/artifacts?task_id="+taskID, nil).Decode(t, &list)
 		if len(list) != 1 {
 			t.Errorf("artifacts of a deleted task: %v", list)
 		}
@@ -595,7 +551,7 @@ func TestHealth(t *testing.T) {
 			Status string
 			Checks map[string]string
 		}
-		res.json(t, &h)
+		res.Decode(t, &h)
 		if h.Status != "healthy" || h.Checks["database"] != "healthy" {
 			t.Errorf("health: %s", res.Body)
 		}
@@ -605,7 +561,7 @@ func TestHealth(t *testing.T) {
 		}})
 		res = failing.do("GET", "/health", nil)
 		expect(t, res, 503, "")
-		res.json(t, &h)
+		res.Decode(t, &h)
 		if h.Status != "unhealthy" || h.Checks["temporal"] != "unhealthy" || h.Checks["database"] != "healthy" {
 			t.Errorf("unhealthy: %s", res.Body)
 		}
@@ -643,7 +599,7 @@ func TestValidationDetailChapkit(t *testing.T) {
 	var p struct {
 		Detail json.RawMessage `json:"detail"`
 	}
-	res.json(t, &p)
+	res.Decode(t, &p)
 	want := `[{"loc":["body","command"],"msg":"field required","type":"value_error.missing"}]`
 	if string(p.Detail) != want {
 		t.Errorf("detail = %s, want %s", p.Detail, want)
@@ -655,7 +611,7 @@ func TestValidationDetailChapkit(t *testing.T) {
 		var q struct {
 			Detail []struct{ Loc []string }
 		}
-		res.json(t, &q)
+		res.Decode(t, &q)
 		if q.Detail[0].Loc[0] != "query" {
 			t.Errorf("%s: detail %v does not locate the query", path, q.Detail)
 		}
@@ -700,7 +656,7 @@ func TestTrailingSlashRedirect(t *testing.T) {
 	var list []map[string]any
 	res := c.do("GET", "/api/v1/tasks/", nil)
 	expect(t, res, http.StatusOK, "")
-	res.json(t, &list)
+	res.Decode(t, &list)
 	if len(list) != 1 {
 		t.Errorf("GET /api/v1/tasks/ followed: %s", res.Body)
 	}

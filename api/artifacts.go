@@ -68,7 +68,7 @@ func handleArtifactList(bdb *bun.DB, logger *slog.Logger) http.Handler {
 		filter := db.ArtifactFilter{TaskID: taskID, Limit: page.limit(), Offset: page.offset()}
 		artifacts, err := db.ListArtifacts(r.Context(), bdb, filter)
 		if err != nil {
-			writeError(w, r, logger, dbError(err))
+			writeError(w, r, logger, err)
 			return
 		}
 		items := make([]artifactJSON, len(artifacts))
@@ -81,7 +81,7 @@ func handleArtifactList(bdb *bun.DB, logger *slog.Logger) http.Handler {
 		}
 		total, err := db.CountArtifacts(r.Context(), bdb, filter)
 		if err != nil {
-			writeError(w, r, logger, dbError(err))
+			writeError(w, r, logger, err)
 			return
 		}
 		encode(w, http.StatusOK, newPage(page, items, total))
@@ -132,7 +132,7 @@ func handleArtifactTree(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			}
 			children, err := db.ArtifactChildren(r.Context(), bdb, ids)
 			if err != nil {
-				writeError(w, r, logger, dbError(err))
+				writeError(w, r, logger, err)
 				return
 			}
 			for i := range children {
@@ -162,7 +162,7 @@ func artifactFromPath(r *http.Request, bdb *bun.DB) (*db.Artifact, error) {
 	}
 	a, err := db.GetArtifact(r.Context(), bdb, id)
 	if err != nil {
-		return nil, notFoundOr(err, "Artifact %s not found", id)
+		return nil, about(err, "Artifact %s not found", id)
 	}
 	return a, nil
 }
@@ -178,7 +178,7 @@ func handleArtifactDelete(bdb *bun.DB, js *jobs.Service, m *metrics.Metrics, log
 		}
 		removed, err := db.DeleteArtifact(r.Context(), bdb, id)
 		if err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Artifact %s not found", id))
+			writeError(w, r, logger, about(err, "Artifact %s not found", id))
 			return
 		}
 		m.ArtifactsRemoved("api", 1)

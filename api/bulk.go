@@ -11,7 +11,7 @@ import (
 	"strconv"
 
 	"github.com/chaptask/chaptask/jobs"
-	"github.com/chaptask/chaptask/metrics"
+	"github.com/chaptask/chaptask/tasks"
 )
 
 // cancelRequest is a validated POST /jobs/$cancel body: either ids, or a
@@ -149,13 +149,13 @@ func handleJobCancelMany(js *jobs.Service, logger *slog.Logger) http.Handler {
 		if req.status != "" {
 			ids, truncated, err = js.LiveIDs(r.Context(), req.status, req.taskID)
 			if err != nil {
-				writeError(w, r, logger, jobsError(err, ""))
+				writeError(w, r, logger, err)
 				return
 			}
 		}
 		outcomes, err := js.CancelMany(r.Context(), ids)
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		res := cancelJSON{Canceled: []string{}, AlreadyFinished: []string{}, NotFound: []string{}, Errors: []cancelErrorJSON{}, Truncated: truncated}
@@ -180,7 +180,7 @@ func handleJobCancelMany(js *jobs.Service, logger *slog.Logger) http.Handler {
 	})
 }
 
-func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, logger *slog.Logger) http.Handler {
+func handleJobRerun(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathJobID(r)
 		if err != nil {
@@ -194,30 +194,11 @@ func handleJobRerun(js *jobs.Service, shellDisabled bool, m *metrics.Metrics, lo
 			writeError(w, r, logger, err)
 			return
 		}
-		snap, err := js.Snapshot(r.Context(), id)
-		if errors.Is(err, jobs.ErrNoSnapshot) {
-			writeError(w, r, logger, newProblem(http.StatusConflict, typeConflict,
-				fmt.Sprintf("Job %s has no task snapshot to run again: its task was deleted before the job ran", id)))
-			return
-		}
+		jobID, err := ts.Rerun(r.Context(), id, overrides)
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, err)
 			return
 		}
-		if shellDisabled && snap.TaskType == taskTypeShell {
-			writeError(w, r, logger, badRequest("Cannot rerun job %s: it ran shell task %s and shell tasks are disabled in this deployment", id, snap.ID))
-			return
-		}
-		if overrides != nil {
-			over := snap.WithOverrides(*overrides)
-			snap = &over
-		}
-		jobID, err := js.Rerun(r.Context(), id, snap)
-		if err != nil {
-			writeError(w, r, logger, jobsError(err, id))
-			return
-		}
-		m.JobSubmitted(snap.TaskType)
 		writeSubmitted(w, jobID, false)
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -48,7 +49,7 @@ func FuzzDecodeTaskInput(f *testing.F) {
 		if strings.TrimSpace(in.Command) == "" || strings.ContainsRune(in.Command, 0) || !utf8.ValidString(in.Command) {
 			t.Fatalf("accepted command %q", in.Command)
 		}
-		if in.TaskType != taskTypeShell && in.TaskType != taskTypeGo && in.TaskType != taskTypePython {
+		if in.TaskType != domain.TaskTypeShell && in.TaskType != domain.TaskTypeGo && in.TaskType != domain.TaskTypePython {
 			t.Fatalf("accepted task_type %q", in.TaskType)
 		}
 		if in.Parameters != nil && checkParameters([]byte(in.Parameters)) != "" {
@@ -108,7 +109,7 @@ func FuzzTaskWrites(f *testing.F) {
 	bdb := dbtest.Open(f, "sqlite")
 	h := NewServer(Config{DB: bdb})
 	ctx := context.Background()
-	kept := &db.Task{ID: db.NewID(), Command: "echo kept", TaskType: taskTypeShell, Parameters: db.JSON(`{"k":1}`), Enabled: true, CreatedAt: db.Now(), UpdatedAt: db.Now()}
+	kept := &db.Task{ID: db.NewID(), Command: "echo kept", TaskType: domain.TaskTypeShell, Parameters: db.JSON(`{"k":1}`), Enabled: true, CreatedAt: db.Now(), UpdatedAt: db.Now()}
 	if err := db.CreateTask(ctx, bdb, kept); err != nil {
 		f.Fatal(err)
 	}

@@ -93,19 +93,19 @@ func handleJobLogs(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Hand
 		// its output stored already.
 		job, err := js.Get(r.Context(), id)
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		chunks, next, err := readLog(r, bdb, id, offset)
 		if err != nil {
-			writeError(w, r, logger, dbError(err))
+			writeError(w, r, logger, err)
 			return
 		}
 		complete := false
 		if job.Terminal() {
 			end, err := db.JobLogEnd(r.Context(), bdb, id)
 			if err != nil {
-				writeError(w, r, logger, dbError(err))
+				writeError(w, r, logger, err)
 				return
 			}
 			complete = next >= end

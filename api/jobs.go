@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -18,9 +17,8 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/jobs"
-	"github.com/chaptask/chaptask/metrics"
+	"github.com/chaptask/chaptask/tasks"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -30,9 +28,9 @@ type executeJSON struct {
 }
 
 // idempotencyKeyHeader names the header that makes $execute idempotent.
-const idempotencyKeyHeader = "Idempotency-Key"
+const idempotencyKeyHeader = tasks.IdempotencyKeyHeader
 
-func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *metrics.Metrics, logger *slog.Logger) http.Handler {
+func handleTaskExecute(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
@@ -49,42 +47,10 @@ func handleTaskExecute(bdb *bun.DB, js *jobs.Service, shellDisabled bool, m *met
 			writeError(w, r, logger, err)
 			return
 		}
-		task, err := db.GetTask(r.Context(), bdb, id)
-		switch {
-		case errors.Is(err, db.ErrNotFound):
-			err = badRequest("Task %s not found", id)
-		case err != nil:
-			err = dbError(err)
-		case !task.Enabled:
-			err = badRequest("Cannot execute disabled task %s", id)
-		case shellDisabled && task.TaskType == taskTypeShell:
-			err = badRequest("Cannot execute shell task %s: shell tasks are disabled in this deployment", id)
-		}
+		jobID, existed, err := ts.Execute(r.Context(), id, key, overrides)
 		if err != nil {
-			// A repeated keyed submit answers with its job while the job
-			// exists, even if the task can no longer be run.
-			if key != "" {
-				if jobID, ok := js.KeyedJobExists(r.Context(), id, key); ok {
-					writeSubmitted(w, jobID, true)
-					return
-				}
-			}
 			writeError(w, r, logger, err)
 			return
-		}
-		var jobID string
-		existed := false
-		if key != "" {
-			jobID, existed, err = js.SubmitKeyed(r.Context(), task, key, overrides)
-		} else {
-			jobID, err = js.Submit(r.Context(), task, overrides)
-		}
-		if err != nil {
-			writeError(w, r, logger, jobsError(err, ""))
-			return
-		}
-		if !existed {
-			m.JobSubmitted(task.TaskType)
 		}
 		writeSubmitted(w, jobID, existed)
 	})
@@ -199,7 +165,7 @@ func handleJobList(js *jobs.Service, logger *slog.Logger) http.Handler {
 		}
 		list, total, err := js.List(r.Context(), filter)
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		if list == nil {
@@ -237,7 +203,7 @@ func handleJobGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 			job, err = js.Get(r.Context(), id)
 		}
 		if err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		encode(w, http.StatusOK, job)
@@ -252,7 +218,7 @@ func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 			return
 		}
 		if err := js.Delete(r.Context(), id); err != nil {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -357,7 +323,7 @@ func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Ha
 			return nil
 		})
 		if err != nil && !sse.hasStarted() {
-			writeError(w, r, logger, jobsError(err, id))
+			writeError(w, r, logger, about(err, "Job %s not found", id))
 			return
 		}
 		if err != nil && r.Context().Err() == nil {
@@ -385,20 +351,4 @@ func parseWait(q url.Values) (time.Duration, []fieldError) {
 		return 0, []fieldError{queryError("wait", "must be between 0 and 60s", "value_error.duration")}
 	}
 	return d, nil
-}
-
-// jobsError maps job service errors to problems. Job records of finished
-// jobs read their artifacts from the database, so its failures count too.
-func jobsError(err error, id string) error {
-	switch {
-	case errors.Is(err, jobs.ErrNotFound):
-		return notFound("Job %s not found", id)
-	case errors.Is(err, jobs.ErrStorageFull), isDiskFull(err):
-		// The embedded server keeps its store in the data directory: a
-		// full disk fails its writes, which is not Temporal being down.
-		return storageFull("Temporal cannot write its store: the data directory's disk is full")
-	case errors.Is(err, jobs.ErrUnavailable):
-		return unavailable("Temporal is unavailable, try again later")
-	}
-	return dbError(err)
 }

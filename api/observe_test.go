@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/metrics"
 )
 
@@ -98,23 +98,11 @@ func newObservedAPI(t *testing.T, bdb *bun.DB, checks ...api.HealthCheck) observ
 
 func (a observedAPI) get(t *testing.T, path, requestID string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	header := http.Header{}
 	if requestID != "" {
-		req.Header.Set("X-Request-Id", requestID)
+		header.Set("X-Request-Id", requestID)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	return (&testclient.Client{Base: a.base}).Do(t, http.MethodGet, path, nil, header)
 }
 
 func TestRequestIDs(t *testing.T) {
@@ -240,7 +228,7 @@ func TestDocsEndpoints(t *testing.T) {
 		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("openapi.json Content-Type %q", ct)
 		}
-		if doc := res.object(t); !strings.HasPrefix(doc["openapi"].(string), "3.1.") {
+		if doc := res.Object(t); !strings.HasPrefix(doc["openapi"].(string), "3.1.") {
 			t.Errorf("openapi = %v", doc["openapi"])
 		}
 		res = a.get(t, "/docs", "")

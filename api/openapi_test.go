@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"github.com/chaptask/chaptask/tasks"
 )
 
 // openAPIDoc is the part of the OpenAPI document the tests check.
@@ -38,7 +40,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 
 	routed := map[string]bool{}
-	r := routes(Config{}, nil)
+	r := routes(Config{}, tasks.New(tasks.Config{}), nil)
 	err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		tpl, err := route.GetPathTemplate()
 		if err != nil {

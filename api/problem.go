@@ -87,10 +87,6 @@ func invalidULID(raw string) *problem {
 	return p
 }
 
-func unavailable(format string, args ...any) *problem {
-	return newProblem(http.StatusServiceUnavailable, typeServiceUnavailable, fmt.Sprintf(format, args...))
-}
-
 // validationFailed builds a 422 naming every bad field.
 func validationFailed(errs []fieldError) *problem {
 	parts := make([]string, len(errs))
@@ -108,12 +104,12 @@ func validationFailed(errs []fieldError) *problem {
 	return p
 }
 
-// writeError answers r with err as a problem document. Anything that is not
-// already a problem is an internal error: it is logged here, once, and the
+// writeError answers r with err as a problem document (see problemFor).
+// Anything that is not a problem or a domain error is an internal error: it is logged here, once, and the
 // client sees a generic message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	var p *problem
-	if !errors.As(err, &p) && errors.Is(r.Context().Err(), context.Canceled) {
+	p := problemFor(err)
+	if p == nil && errors.Is(r.Context().Err(), context.Canceled) {
 		// The client went away mid-request, and whatever failed most likely
 		// failed because of it (gRPC reports it as its own Canceled status,
 		// not context.Canceled). Nobody reads the answer; 499 is nginx's
@@ -122,7 +118,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		w.WriteHeader(statusClientClosed)
 		return
 	}
-	if !errors.As(err, &p) {
+	if p == nil {
 		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		p = newProblem(http.StatusInternalServerError, typeInternal, "internal server error")
 	}

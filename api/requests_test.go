@@ -21,7 +21,7 @@ func TestIdempotentTaskCreate(t *testing.T) {
 		const body = `{"command": "echo once", "parameters": {"a": 1, "b": [1, 2]}}`
 		first := c.withHeader("POST", "/api/v1/tasks", "Idempotency-Key", "create-1", body)
 		expect(t, first, http.StatusCreated, "")
-		id := first.object(t)["id"].(string)
+		id := first.Object(t)["id"].(string)
 		if first.Header.Get("Idempotent-Replayed") != "" {
 			t.Errorf("first create is marked replayed")
 		}
@@ -31,7 +31,7 @@ func TestIdempotentTaskCreate(t *testing.T) {
 			again := c.withHeader("POST", "/api/v1/tasks", "Idempotency-Key", "create-1",
 				`{"parameters":{"b":[1,2],"a":1},   "command":"echo once"}`)
 			expect(t, again, http.StatusCreated, "")
-			if got := again.object(t)["id"]; got != id {
+			if got := again.Object(t)["id"]; got != id {
 				t.Errorf("replayed create answered task %v, want %s", got, id)
 			}
 			if again.Header.Get("Idempotent-Replayed") != "true" || again.Header.Get("Location") != "/api/v1/tasks/"+id {
@@ -73,7 +73,7 @@ func TestIdempotentTaskCreate(t *testing.T) {
 					res := c.withHeader("POST", "/api/v1/tasks", "Idempotency-Key", "race", `{"command": "echo race"}`)
 					statuses[i] = res.Status
 					if res.Status == http.StatusCreated {
-						ids[i] = res.object(t)["id"].(string)
+						ids[i] = res.Object(t)["id"].(string)
 					}
 				}()
 			}
@@ -92,7 +92,7 @@ func TestIdempotentTaskCreate(t *testing.T) {
 			expect(t, c.do("DELETE", "/api/v1/tasks/"+id, nil), http.StatusNoContent, "")
 			res := c.withHeader("POST", "/api/v1/tasks", "Idempotency-Key", "create-1", body)
 			expect(t, res, http.StatusCreated, "")
-			if res.object(t)["id"] == id || res.Header.Get("Idempotent-Replayed") != "" {
+			if res.Object(t)["id"] == id || res.Header.Get("Idempotent-Replayed") != "" {
 				t.Errorf("create after delete answered %s, want a new task", res.Body)
 			}
 		})
@@ -185,7 +185,7 @@ func TestHealthStorage(t *testing.T) {
 				Checks map[string]string `json:"checks"`
 				Errors map[string]string `json:"errors"`
 			}
-			res.json(t, &h)
+			res.Decode(t, &h)
 			if res.Status != tc.status || h.Status != tc.overall || h.Checks["storage"] != tc.check || h.Checks["database"] != "healthy" {
 				t.Errorf("/health = %d %s, want %d with status %s and storage %s", res.Status, res.Body, tc.status, tc.overall, tc.check)
 			}

@@ -12,10 +12,13 @@ import (
 
 	"github.com/chaptask/chaptask/console"
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/tasks"
 )
 
-// routes is the whole API in one place.
-func routes(cfg Config, checks []HealthCheck) *mux.Router {
+// routes is the whole API in one place. To add an endpoint: a route here,
+// its handler (decode, call the tasks or jobs service, encode) in the file
+// of its resource, and its operation in openapi.json.
+func routes(cfg Config, ts *tasks.Service, checks []HealthCheck) *mux.Router {
 	bdb, js, log := cfg.DB, cfg.Jobs, cfg.Logger
 	r := mux.NewRouter()
 	// No cleaning: mux would answer /api/v1/tasks/..%2F..%2Fetc with a
@@ -30,31 +33,30 @@ func routes(cfg Config, checks []HealthCheck) *mux.Router {
 
 	// Full paths rather than a subrouter: gorilla/mux subrouters answer a
 	// method mismatch with 404 instead of 405.
-	createTask := handleTaskCreate(bdb, cfg.ShellDisabled, log)
-	replaceTask := handleTaskReplace(bdb, js, cfg.ShellDisabled, log)
-	deleteTask := noBody(handleTaskDelete(bdb, js, log), log)
-	if cfg.TasksReadOnly {
-		createTask = readOnlyTasks("GET", log)
-		replaceTask = readOnlyTasks("GET", log)
-		deleteTask = replaceTask
+	createTask := handleTaskCreate(ts, log)
+	replaceTask := handleTaskReplace(ts, log)
+	deleteTask := noBody(handleTaskDelete(ts, log), log)
+	if refused := ts.Writable(); refused != nil {
+		createTask = readOnlyTasks(refused, log)
+		replaceTask, deleteTask = createTask, createTask
 	}
 	r.Handle("/api/v1/tasks", createTask).Methods(http.MethodPost)
-	r.Handle("/api/v1/tasks", handleTaskList(bdb, log)).Methods(http.MethodGet)
-	r.Handle("/api/v1/tasks/{id}", handleTaskGet(bdb, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/tasks", handleTaskList(ts, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/tasks/{id}", handleTaskGet(ts, log)).Methods(http.MethodGet)
 	r.Handle("/api/v1/tasks/{id}", replaceTask).Methods(http.MethodPut)
 	r.Handle("/api/v1/tasks/{id}", deleteTask).Methods(http.MethodDelete)
 
-	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(bdb, js, cfg.ShellDisabled, cfg.Metrics, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$execute", needJobs(js, log, handleTaskExecute(ts, log))).Methods(http.MethodPost)
 
-	r.Handle("/api/v1/tasks/{id}/$schedule", needJobs(js, log, handleScheduleCreate(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPost)
-	r.Handle("/api/v1/tasks/{id}/$schedules", needJobs(js, log, handleTaskSchedules(bdb, js, log))).Methods(http.MethodGet)
-	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleGet(js, log))).Methods(http.MethodGet)
-	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleSchedulePatch(bdb, js, cfg.ShellDisabled, log))).Methods(http.MethodPatch)
-	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, noBody(handleScheduleDelete(js, log), log))).Methods(http.MethodDelete)
+	r.Handle("/api/v1/tasks/{id}/$schedule", needJobs(js, log, handleScheduleCreate(ts, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/tasks/{id}/$schedules", needJobs(js, log, handleTaskSchedules(ts, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleScheduleGet(ts, log))).Methods(http.MethodGet)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, handleSchedulePatch(ts, log))).Methods(http.MethodPatch)
+	r.Handle("/api/v1/schedules/{id}", needJobs(js, log, noBody(handleScheduleDelete(ts, log), log))).Methods(http.MethodDelete)
 
 	r.Handle("/api/v1/jobs", needJobs(js, log, handleJobList(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/$cancel", needJobs(js, log, handleJobCancelMany(js, log))).Methods(http.MethodPost)
-	r.Handle("/api/v1/jobs/{id}/$rerun", needJobs(js, log, handleJobRerun(js, cfg.ShellDisabled, cfg.Metrics, log))).Methods(http.MethodPost)
+	r.Handle("/api/v1/jobs/{id}/$rerun", needJobs(js, log, handleJobRerun(ts, log))).Methods(http.MethodPost)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, handleJobGet(js, log))).Methods(http.MethodGet)
 	r.Handle("/api/v1/jobs/{id}", needJobs(js, log, noBody(handleJobDelete(js, log), log))).Methods(http.MethodDelete)
 	r.Handle("/api/v1/jobs/{id}/$stream", needJobs(js, log, handleJobStream(bdb, js, log))).Methods(http.MethodGet)
@@ -141,7 +143,7 @@ func needJobs(js *jobs.Service, log *slog.Logger, h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, log, unavailable("job execution is not configured in this process"))
+		writeError(w, r, log, tasks.ErrNoExecution)
 	})
 }
 

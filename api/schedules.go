@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -13,10 +12,9 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/oklog/ulid/v2"
-	"github.com/uptrace/bun"
 
-	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/tasks"
 )
 
 // Bounds of a schedule spec.
@@ -177,7 +175,7 @@ func decodeSpec(field string, raw json.RawMessage, now time.Time) (spec jobs.Sch
 	return spec, "", ""
 }
 
-func handleScheduleCreate(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleScheduleCreate(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
@@ -189,26 +187,13 @@ func handleScheduleCreate(bdb *bun.DB, js *jobs.Service, shellDisabled bool, log
 			writeError(w, r, logger, err)
 			return
 		}
-		task, err := db.GetTask(r.Context(), bdb, id)
-		if err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
-			return
-		}
-		if !task.Enabled {
-			writeError(w, r, logger, badRequest("Cannot schedule disabled task %s", id))
-			return
-		}
-		if shellDisabled && task.TaskType == taskTypeShell {
-			writeError(w, r, logger, badRequest("Cannot schedule shell task %s: shell tasks are disabled in this deployment", id))
-			return
-		}
 		overlap := jobs.OverlapSkip
 		if in.overlap != nil {
 			overlap = *in.overlap
 		}
-		sch, err := js.CreateSchedule(r.Context(), task, *in.spec, overlap, in.paused != nil && *in.paused)
+		sch, err := ts.Schedule(r.Context(), id, *in.spec, overlap, in.paused != nil && *in.paused)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		w.Header().Set("Location", "/api/v1/schedules/"+sch.ID)
@@ -216,36 +201,32 @@ func handleScheduleCreate(bdb *bun.DB, js *jobs.Service, shellDisabled bool, log
 	})
 }
 
-func handleTaskSchedules(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
+func handleTaskSchedules(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		if _, err := db.GetTask(r.Context(), bdb, id); err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
-			return
-		}
-		list, err := js.TaskSchedules(r.Context(), id)
+		list, err := ts.Schedules(r.Context(), id)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, ""))
+			writeError(w, r, logger, err)
 			return
 		}
 		encode(w, http.StatusOK, list)
 	})
 }
 
-func handleScheduleGet(js *jobs.Service, logger *slog.Logger) http.Handler {
+func handleScheduleGet(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		sch, err := js.GetSchedule(r.Context(), id)
+		sch, err := ts.GetSchedule(r.Context(), id)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, id))
+			writeError(w, r, logger, err)
 			return
 		}
 		encode(w, http.StatusOK, sch)
@@ -253,8 +234,8 @@ func handleScheduleGet(js *jobs.Service, logger *slog.Logger) http.Handler {
 }
 
 // handleSchedulePatch pauses, unpauses, changes the spec or overlap of, and
-// triggers a schedule, in that order.
-func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
+// triggers a schedule (tasks.Service.ChangeSchedule).
+func handleSchedulePatch(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
@@ -266,95 +247,32 @@ func handleSchedulePatch(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logg
 			writeError(w, r, logger, err)
 			return
 		}
-		sch, err := js.GetSchedule(r.Context(), id)
+		change := jobs.ScheduleChange{Spec: in.spec, Overlap: in.overlap, Paused: in.paused}
+		sch, err := ts.ChangeSchedule(r.Context(), id, change, in.trigger)
 		if err != nil {
-			writeError(w, r, logger, scheduleError(err, id))
+			writeError(w, r, logger, err)
 			return
 		}
-		// A schedule of a disabled task stays paused until the task is
-		// enabled again, and is not triggered; nor is one of a shell task
-		// while shell tasks are disabled.
-		if (in.paused != nil && !*in.paused) || in.trigger {
-			task, err := db.GetTask(r.Context(), bdb, sch.TaskID)
-			switch {
-			case errors.Is(err, db.ErrNotFound):
-				writeError(w, r, logger, badRequest("Task %s of schedule %s no longer exists", sch.TaskID, id))
-				return
-			case err != nil:
-				writeError(w, r, logger, dbError(err))
-				return
-			case !task.Enabled && in.trigger:
-				writeError(w, r, logger, badRequest("Cannot trigger schedule %s: task %s is disabled", id, sch.TaskID))
-				return
-			case !task.Enabled:
-				writeError(w, r, logger, badRequest("Cannot unpause schedule %s: task %s is disabled", id, sch.TaskID))
-				return
-			case shellDisabled && task.TaskType == taskTypeShell && in.trigger:
-				writeError(w, r, logger, badRequest("Cannot trigger schedule %s: task %s is a shell task and shell tasks are disabled in this deployment (CHAPTASK_SHELL_ENABLED=false)", id, sch.TaskID))
-				return
-			case shellDisabled && task.TaskType == taskTypeShell:
-				writeError(w, r, logger, badRequest("Cannot unpause schedule %s: task %s is a shell task and shell tasks are disabled in this deployment (CHAPTASK_SHELL_ENABLED=false)", id, sch.TaskID))
-				return
-			}
-		}
-		if in.spec != nil || in.overlap != nil || in.paused != nil {
-			sch, err = js.UpdateSchedule(r.Context(), id, jobs.ScheduleChange{Spec: in.spec, Overlap: in.overlap, Paused: in.paused})
-			if err != nil {
-				writeError(w, r, logger, scheduleError(err, id))
-				return
-			}
-		}
-		if in.trigger {
-			sch, err = js.TriggerSchedule(r.Context(), id)
-			if err != nil {
-				writeError(w, r, logger, scheduleError(err, id))
-				return
-			}
-			if sch.TriggeredJobID != nil {
-				w.Header().Set("Location", "/api/v1/jobs/"+*sch.TriggeredJobID)
-			}
+		if in.trigger && sch.TriggeredJobID != nil {
+			w.Header().Set("Location", "/api/v1/jobs/"+*sch.TriggeredJobID)
 		}
 		encode(w, http.StatusOK, sch)
 	})
 }
 
-func handleScheduleDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
+func handleScheduleDelete(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		if err := js.DeleteSchedule(r.Context(), id); err != nil {
-			writeError(w, r, logger, scheduleError(err, id))
+		if err := ts.DeleteSchedule(r.Context(), id); err != nil {
+			writeError(w, r, logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// scheduleError maps schedule errors to problems.
-func scheduleError(err error, id string) error {
-	var invalid *jobs.InvalidScheduleError
-	switch {
-	case errors.As(err, &invalid):
-		return validationFailed([]fieldError{{Loc: []string{"body", invalid.Field}, Msg: invalid.Message, Type: "value_error." + invalid.Field}})
-	case errors.Is(err, jobs.ErrScheduleNotFound):
-		return notFound("Schedule %s not found", id)
-	}
-	return jobsError(err, "")
-}
-
-// syncSchedules carries a task change to its schedules. The task change
-// stands if Temporal cannot be reached: the job workflow never runs a
-// disabled task from a schedule, and the failure is logged.
-func syncSchedules(r *http.Request, js *jobs.Service, logger *slog.Logger, sync func() error) {
-	if js == nil {
-		return
-	}
-	if err := sync(); err != nil {
-		logger.WarnContext(r.Context(), "could not update the task's schedules", "path", r.URL.Path, "error", err)
-	}
 }
 
 // pathJobID returns the {id} path variable as a job id: a ULID in canonical

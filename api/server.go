@@ -10,9 +10,11 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/metrics"
 	"github.com/chaptask/chaptask/registry"
+	"github.com/chaptask/chaptask/tasks"
 )
 
 // Config holds what the HTTP API needs.
@@ -63,7 +65,14 @@ func NewServer(cfg Config) http.Handler {
 		Name:  "database",
 		Check: func(ctx context.Context) error { return cfg.DB.PingContext(ctx) },
 	}}, cfg.HealthChecks...)
-	r := routes(cfg, checks)
+	ts := tasks.New(tasks.Config{
+		DB:      cfg.DB,
+		Jobs:    cfg.Jobs,
+		Policy:  domain.Policy{ShellDisabled: cfg.ShellDisabled, TasksReadOnly: cfg.TasksReadOnly},
+		Metrics: cfg.Metrics,
+		Logger:  cfg.Logger,
+	})
+	r := routes(cfg, ts, checks)
 	r.Use(recordRoute)
 	// Keys are checked before routing, so an unauthenticated client learns
 	// nothing about which paths exist.

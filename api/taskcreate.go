@@ -2,76 +2,13 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"net"
-	"net/http"
 	"time"
-
-	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
 )
-
-// createTask stores t, the task in describes, honouring the request's
-// Idempotency-Key: a key already used with the same body answers the task
-// it created (replayed), with another body a 422. A write whose outcome is
-// unknown (the database stopped answering mid-statement) is looked up
-// before the client hears of a failure: a task that exists is created, and
-// a 503 names the id it would have, so the client can find out.
-func createTask(r *http.Request, bdb *bun.DB, t *db.Task, in taskInput) (stored *db.Task, replayed bool, err error) {
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return nil, false, err
-	}
-	if key == "" {
-		err = db.CreateTask(r.Context(), bdb, t)
-		stored = t
-	} else {
-		digest := taskInputDigest(in)
-		t.CreateKey, t.CreateRequestSHA256 = &key, &digest
-		stored, replayed, err = db.CreateTaskOnce(r.Context(), bdb, t)
-		if err == nil && replayed && (stored.CreateRequestSHA256 == nil || *stored.CreateRequestSHA256 != digest) {
-			return nil, false, validationFailed([]fieldError{{
-				Loc:  []string{"header", idempotencyKeyHeader},
-				Msg:  "was already used to create task " + stored.ID + " with a different body; send a new key for a new task",
-				Type: "value_error.idempotency_key_reused",
-			}})
-		}
-	}
-	if err == nil {
-		return stored, replayed, nil
-	}
-	if isDiskFull(err) || !isUnavailable(err) {
-		return nil, false, dbError(err)
-	}
-	// The statement may have committed before its answer was lost. A
-	// database that timed out would time out again, and the request must
-	// answer within its bound: say which id to look for. Otherwise (the
-	// connection broke) look once, even if the client has gone.
-	unknown := unavailable("database unavailable, try again later; whether task %s was created is unknown: GET /api/v1/tasks/%s tells, or retry with an Idempotency-Key", t.ID, t.ID)
-	if isTimeout(err) {
-		return nil, false, unknown
-	}
-	existing, getErr := db.GetTask(context.WithoutCancel(r.Context()), bdb, t.ID)
-	switch {
-	case getErr == nil:
-		return existing, false, nil
-	case errors.Is(getErr, db.ErrNotFound):
-		return nil, false, dbError(err)
-	}
-	return nil, false, unknown
-}
-
-// isTimeout reports whether err is a deadline that passed, the call's own
-// or the connection's.
-func isTimeout(err error) bool {
-	var netErr net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
-}
 
 // taskInputDigest is the SHA-256 of a task body as validated, so bodies that
 // differ only in spacing or member order count as the same request.

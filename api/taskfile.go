@@ -10,6 +10,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
+	"github.com/chaptask/chaptask/tasks"
 )
 
 // DecodeTaskFile parses a task file: YAML or JSON (JSON is YAML), either a
@@ -72,11 +74,13 @@ func decodeFileTask(item any, shellDisabled bool) (*db.Task, error) {
 		return nil, fmt.Errorf("id %s: fields are not expressible as JSON: %w", id, err)
 	}
 	in, err := decodeTaskInput(body)
-	if err == nil && shellDisabled && in.TaskType == taskTypeShell {
-		err = shellRefused()
-	}
 	if err != nil {
 		return nil, fmt.Errorf("id %s: %v", id, err)
 	}
-	return in.task(id.String()), nil
+	t := in.task(id.String())
+	if err := tasks.Admit(domain.Policy{ShellDisabled: shellDisabled}, t); err != nil {
+		// Worded as the API words it: "task_type: …".
+		return nil, fmt.Errorf("id %s: %v", id, problemFor(err))
+	}
+	return t, nil
 }

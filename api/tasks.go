@@ -3,27 +3,18 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/chaptask/chaptask/db"
-	"github.com/chaptask/chaptask/jobs"
+	"github.com/chaptask/chaptask/domain"
+	"github.com/chaptask/chaptask/tasks"
 	"github.com/chaptask/chaptask/workflows"
-)
-
-// Task types a task may declare. "python" is chapkit's name for a registered
-// function and is kept as sent.
-const (
-	taskTypeShell  = "shell"
-	taskTypeGo     = "go"
-	taskTypePython = "python"
 )
 
 // maxParameterDepth bounds nesting in task parameters; PostgreSQL's jsonb and
@@ -98,7 +89,7 @@ func decodeTaskInput(body []byte) (taskInput, error) {
 	if err != nil {
 		return taskInput{}, err
 	}
-	in := taskInput{TaskType: taskTypeShell, Enabled: true}
+	in := taskInput{TaskType: domain.TaskTypeShell, Enabled: true}
 	var errs []fieldError
 	bad := func(field, msg, typ string) {
 		errs = append(errs, fieldError{Loc: []string{"body", field}, Msg: msg, Type: typ})
@@ -120,8 +111,8 @@ func decodeTaskInput(body []byte) (taskInput, error) {
 	if raw, ok := members["task_type"]; ok && !isNull(raw) {
 		if err := json.Unmarshal(raw, &in.TaskType); err != nil {
 			bad("task_type", "must be a string", "type_error.str")
-		} else if in.TaskType != taskTypeShell && in.TaskType != taskTypeGo && in.TaskType != taskTypePython {
-			bad("task_type", `must be one of "shell", "go", "python"`, "value_error.enum")
+		} else if !slices.Contains(domain.TaskTypes, in.TaskType) {
+			bad("task_type", "must be one of "+quoted(domain.TaskTypes), "value_error.enum")
 		}
 	}
 
@@ -157,6 +148,15 @@ func decodeTaskInput(body []byte) (taskInput, error) {
 		return taskInput{}, validationFailed(errs)
 	}
 	return in, nil
+}
+
+// quoted lists names as `"a", "b"`.
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -227,7 +227,7 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func handleTaskCreate(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleTaskCreate(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -235,16 +235,22 @@ func handleTaskCreate(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http
 			return
 		}
 		in, err := decodeTaskInput(body)
-		if err == nil && shellDisabled && in.TaskType == taskTypeShell {
-			err = shellRefused()
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
 		}
+		key, err := idempotencyKey(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
 		t := in.task(db.NewID())
 		t.CreatedAt = t.UpdatedAt
-		stored, replayed, err := createTask(r, bdb, t, in)
+		digest := ""
+		if key != "" {
+			digest = taskInputDigest(in)
+		}
+		stored, replayed, err := ts.Create(r.Context(), t, key, digest)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -257,7 +263,7 @@ func handleTaskCreate(bdb *bun.DB, shellDisabled bool, logger *slog.Logger) http
 	})
 }
 
-func handleTaskList(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleTaskList(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		enabled, enabledErr := parseBoolQuery(q, "enabled")
@@ -267,45 +273,40 @@ func handleTaskList(bdb *bun.DB, logger *slog.Logger) http.Handler {
 			return
 		}
 		filter := db.TaskFilter{Enabled: enabled, Limit: page.limit(), Offset: page.offset()}
-		tasks, err := db.ListTasks(r.Context(), bdb, filter)
+		list, total, err := ts.List(r.Context(), filter, page.given)
 		if err != nil {
-			writeError(w, r, logger, dbError(err))
+			writeError(w, r, logger, err)
 			return
 		}
-		items := make([]taskJSON, len(tasks))
-		for i := range tasks {
-			items[i] = newTaskJSON(&tasks[i])
+		items := make([]taskJSON, len(list))
+		for i := range list {
+			items[i] = newTaskJSON(&list[i])
 		}
 		if !page.given {
 			encode(w, http.StatusOK, items)
-			return
-		}
-		total, err := db.CountTasks(r.Context(), bdb, filter)
-		if err != nil {
-			writeError(w, r, logger, dbError(err))
 			return
 		}
 		encode(w, http.StatusOK, newPage(page, items, total))
 	})
 }
 
-func handleTaskGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleTaskGet(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		t, err := db.GetTask(r.Context(), bdb, id)
+		t, err := ts.Get(r.Context(), id)
 		if err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+			writeError(w, r, logger, err)
 			return
 		}
 		encode(w, http.StatusOK, newTaskJSON(t))
 	})
 }
 
-func handleTaskReplace(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger *slog.Logger) http.Handler {
+func handleTaskReplace(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, body, err := pathIDAndBody(w, r)
 		if err != nil {
@@ -313,44 +314,30 @@ func handleTaskReplace(bdb *bun.DB, js *jobs.Service, shellDisabled bool, logger
 			return
 		}
 		in, err := decodeTaskInput(body)
-		if err == nil && shellDisabled && in.TaskType == taskTypeShell {
-			err = shellRefused()
-		}
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
 		t := in.task(id)
-		if err := db.ReplaceTask(r.Context(), bdb, t); err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+		if err := ts.Replace(r.Context(), t); err != nil {
+			writeError(w, r, logger, err)
 			return
 		}
-		syncSchedules(r, js, logger, func() error { return js.SyncTaskSchedules(r.Context(), t) })
 		encode(w, http.StatusOK, newTaskJSON(t))
 	})
 }
 
-func handleTaskDelete(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
+func handleTaskDelete(ts *tasks.Service, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathULID(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		if err := db.DeleteTask(r.Context(), bdb, id); err != nil {
-			writeError(w, r, logger, notFoundOr(err, "Task %s not found", id))
+		if err := ts.Delete(r.Context(), id); err != nil {
+			writeError(w, r, logger, err)
 			return
 		}
-		syncSchedules(r, js, logger, func() error { return js.DeleteTaskSchedules(r.Context(), id) })
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// notFoundOr turns db.ErrNotFound into a 404 with the given detail and
-// anything else into the database error it is.
-func notFoundOr(err error, format string, args ...any) error {
-	if errors.Is(err, db.ErrNotFound) {
-		return notFound(format, args...)
-	}
-	return dbError(err)
 }

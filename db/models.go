@@ -2,15 +2,17 @@ package db
 
 import (
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/chaptask/chaptask/domain"
 )
 
-// ErrNotFound is returned by every lookup whose row does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned by every lookup whose row does not exist. Its
+// caller knows what was looked for and names it.
+var ErrNotFound = &domain.Error{Code: domain.NotFound, Message: "not found"}
 
 // JSON is a raw JSON document stored as jsonb on PostgreSQL and as text on
 // SQLite. A nil JSON is SQL NULL. It exists because bun writes a plain

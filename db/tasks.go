@@ -8,6 +8,8 @@ import (
 	"reflect"
 
 	"github.com/uptrace/bun"
+
+	"github.com/chaptask/chaptask/domain"
 )
 
 // TaskFilter selects tasks for ListTasks and CountTasks. A zero Limit means
@@ -157,7 +159,7 @@ func DisableOrphanTasks(ctx context.Context, db *bun.DB, isRegistered func(name 
 		var candidates []Task
 		err := tx.NewSelect().Model(&candidates).
 			Where("enabled = ?", true).
-			Where("task_type IN (?)", bun.In([]string{"go", "python"})).
+			Where("task_type IN (?)", bun.In(domain.FunctionTaskTypes)).
 			Order("id").
 			Scan(ctx)
 		if err != nil {

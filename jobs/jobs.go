@@ -24,33 +24,22 @@ import (
 
 	"github.com/chaptask/chaptask/activities"
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/workflows"
 )
-
-// Statuses of a job.
-const (
-	StatusPending   = "pending"
-	StatusRunning   = "running"
-	StatusCompleted = "completed"
-	StatusFailed    = "failed"
-	StatusCanceled  = "canceled"
-)
-
-// Statuses lists every status, for validating filters.
-var Statuses = []string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCanceled}
 
 // Errors callers tell apart.
 var (
 	// ErrNotFound means no job has the id.
-	ErrNotFound = errors.New("job not found")
+	ErrNotFound = &domain.Error{Code: domain.NotFound, Message: "job not found"}
 	// ErrUnavailable means Temporal could not be reached; try again later.
-	ErrUnavailable = errors.New("temporal unavailable")
+	ErrUnavailable = &domain.Error{Code: domain.Unavailable, Message: "Temporal is unavailable, try again later"}
 	// ErrStorageFull means Temporal failed while the disk of its store is
 	// full; free space and try again.
-	ErrStorageFull = errors.New("temporal's disk is full")
+	ErrStorageFull = &domain.Error{Code: domain.StorageFull, Message: "Temporal cannot write its store: the data directory's disk is full"}
 	// ErrNoSnapshot means the job never read its task (it was deleted
 	// before the job ran), so there is nothing to run again.
-	ErrNoSnapshot = errors.New("job has no task snapshot")
+	ErrNoSnapshot = &domain.Error{Code: domain.Conflict, Message: "job has no task snapshot"}
 )
 
 // Job is one execution of a task as the API shows it.
@@ -94,11 +83,6 @@ type Progress struct {
 	Percent   float64   `json:"percent"`
 	Message   string    `json:"message"`
 	UpdatedAt time.Time `json:"updated_at"`
-}
-
-// Terminal reports whether the job will not change any more.
-func (j *Job) Terminal() bool {
-	return j.Status == StatusCompleted || j.Status == StatusFailed || j.Status == StatusCanceled
 }
 
 // Service talks to Temporal on behalf of the API. It reads the artifacts
@@ -176,8 +160,8 @@ func (s *Service) LinkConsole(baseURL string) {
 // Temporal Web UI and CLI: "shell: echo hi", "go: calculate_sum".
 func Summary(taskType, command string) string {
 	kind := taskType
-	if kind == "python" {
-		kind = "go"
+	if kind == domain.TaskTypePython {
+		kind = domain.TaskTypeGo
 	}
 	// Temporal shows the summary on one line; a multi-line command keeps
 	// its first.
@@ -349,40 +333,6 @@ func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	return job, nil
 }
 
-// refineLive tells pending from running for a live job: running once a
-// worker has started its run step, and still running while the result is
-// persisted after it.
-func refineLive(job *Job, desc *workflowservice.DescribeWorkflowExecutionResponse) {
-	for _, pa := range desc.GetPendingActivities() {
-		if pa.GetActivityType().GetName() != workflows.RunTaskActivity {
-			continue
-		}
-		if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED {
-			job.Status = StatusRunning
-			if t := pa.GetLastStartedTime(); t != nil {
-				started := micro(t.AsTime())
-				job.StartedAt = &started
-				job.UpdatedAt = started
-			}
-			job.Progress = progressFrom(pa.GetHeartbeatDetails())
-		}
-		return
-	}
-	// No run step pending: it is either not scheduled yet (snapshot) or
-	// already done (persist). The history length tells them apart without
-	// reading the history: scheduling the run step ends the first workflow
-	// task (events 1-6), and finishing it adds at least two events more.
-	// Only a snapshot retried across many workflow tasks (a long database
-	// outage) can look like the second case.
-	if desc.GetWorkflowExecutionInfo().GetHistoryLength() > runScheduledHistoryLength {
-		job.Status = StatusRunning
-	}
-}
-
-// runScheduledHistoryLength is the history length once the first workflow
-// task has scheduled the run step.
-const runScheduledHistoryLength = 6
-
 // fillFromHistory reads what visibility does not keep from the job's
 // history: when its run step started, and why it failed.
 func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
@@ -534,6 +484,10 @@ func (s *Service) wrap(err error, format string, args ...any) error {
 	switch {
 	case errors.As(err, &nf):
 		return ErrNotFound
+	case db.IsDiskFull(err):
+		// The embedded server keeps its store in the data directory: a
+		// full disk fails its writes, which is not Temporal being down.
+		return fmt.Errorf("%s: %w: %v", fmt.Sprintf(format, args...), ErrStorageFull, err)
 	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.Is(err, context.DeadlineExceeded):
 		if s.lowDisk != nil {
 			if full := s.lowDisk(); full != nil {

@@ -34,16 +34,7 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	if f.TaskID != "" {
 		query += " AND " + workflows.SearchAttrTaskID + " = '" + f.TaskID + "'"
 	}
-	switch f.Status {
-	case StatusCompleted:
-		query += " AND ExecutionStatus = 'Completed'"
-	case StatusCanceled:
-		query += " AND ExecutionStatus = 'Canceled'"
-	case StatusFailed:
-		query += " AND (ExecutionStatus = 'Failed' OR ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut')"
-	case StatusPending, StatusRunning:
-		query += " AND ExecutionStatus = 'Running'"
-	}
+	query += visibilityFilter(f.Status)
 
 	// Pending and running share one visibility status, so those filters
 	// read every live job and paginate after telling them apart.

@@ -40,16 +40,7 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 		job.FinishedAt = &closed
 		job.UpdatedAt = closed
 	}
-	switch info.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		job.Status = StatusPending
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		job.Status = StatusCompleted
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		job.Status = StatusCanceled
-	default: // failed, terminated, timed out, continued-as-new
-		job.Status = StatusFailed
-	}
+	job.Status = statusOf(info.GetStatus())
 	return job
 }
 

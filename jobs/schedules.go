@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -38,16 +39,13 @@ var overlapToTemporal = map[string]enumspb.ScheduleOverlapPolicy{
 }
 
 // ErrScheduleNotFound means no schedule of chaptask has the id.
-var ErrScheduleNotFound = errors.New("schedule not found")
+var ErrScheduleNotFound = &domain.Error{Code: domain.NotFound, Message: "schedule not found"}
 
-// InvalidScheduleError is a spec Temporal refused, naming the field that
-// carried it.
-type InvalidScheduleError struct {
-	Field   string
-	Message string
+// invalidSchedule is a spec refused (by us or by Temporal), naming the
+// body field that carried it.
+func invalidSchedule(field, message string) error {
+	return &domain.Error{Code: domain.Invalid, Field: []string{"body", field}, Message: message, Reason: "value_error." + field}
 }
-
-func (e *InvalidScheduleError) Error() string { return e.Field + ": " + e.Message }
 
 // ScheduleSpec says when a schedule fires: exactly one of its fields is set.
 type ScheduleSpec struct {
@@ -131,7 +129,7 @@ func temporalSpec(spec ScheduleSpec) (client.ScheduleSpec, error) {
 			Comment:    runAtComment + at.Format(time.RFC3339),
 		}}}, nil
 	}
-	return client.ScheduleSpec{}, &InvalidScheduleError{Field: "cron", Message: "one of cron, interval_seconds or run_at is required"}
+	return client.ScheduleSpec{}, invalidSchedule("cron", "one of cron, interval_seconds or run_at is required")
 }
 
 // specField names the request field that carried spec.
@@ -173,7 +171,7 @@ func (s *Service) CreateSchedule(ctx context.Context, task *db.Task, spec Schedu
 	}
 	policy, ok := overlapToTemporal[overlap]
 	if !ok {
-		return nil, &InvalidScheduleError{Field: "overlap", Message: "must be one of " + strings.Join(OverlapPolicies, ", ")}
+		return nil, invalidSchedule("overlap", "must be one of "+strings.Join(OverlapPolicies, ", "))
 	}
 	id := db.NewID()
 	opts := client.ScheduleOptions{
@@ -207,7 +205,7 @@ func (s *Service) CreateSchedule(ctx context.Context, task *db.Task, spec Schedu
 	return s.GetSchedule(ctx, id)
 }
 
-// refuseNeverFiring is an InvalidScheduleError when Temporal finds no future
+// refuseNeverFiring is an invalidSchedule error when Temporal finds no future
 // time for the schedule's cron expression, such as "0 0 31 2 *" (February
 // has no 31st): Temporal accepts those and would keep them forever with
 // next_run_at null. It counts paused schedules too.
@@ -219,7 +217,7 @@ func (s *Service) refuseNeverFiring(ctx context.Context, id string) error {
 		return s.scheduleError(err, "", "describe schedule %s", id)
 	}
 	if len(desc.Info.NextActionTimes) == 0 {
-		return &InvalidScheduleError{Field: "cron", Message: "never fires: no future time matches the expression"}
+		return invalidSchedule("cron", "never fires: no future time matches the expression")
 	}
 	return nil
 }
@@ -229,7 +227,7 @@ func (s *Service) refuseNeverFiring(ctx context.Context, id string) error {
 func (s *Service) scheduleError(err error, field string, format string, args ...any) error {
 	var invalid *serviceerror.InvalidArgument
 	if field != "" && errors.As(err, &invalid) {
-		return &InvalidScheduleError{Field: field, Message: invalid.Message}
+		return invalidSchedule(field, invalid.Message)
 	}
 	err = s.wrap(err, format, args...)
 	if errors.Is(err, ErrNotFound) {
@@ -452,7 +450,7 @@ func (s *Service) updateSchedule(ctx context.Context, id string, change Schedule
 	if change.Overlap != nil {
 		var ok bool
 		if policy, ok = overlapToTemporal[*change.Overlap]; !ok {
-			return &InvalidScheduleError{Field: "overlap", Message: "must be one of " + strings.Join(OverlapPolicies, ", ")}
+			return invalidSchedule("overlap", "must be one of "+strings.Join(OverlapPolicies, ", "))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)

@@ -13,13 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-)
 
-// Job outcomes of chaptask_jobs_finished_total.
-const (
-	StatusCompleted = "completed"
-	StatusFailed    = "failed"
-	StatusCanceled  = "canceled"
+	"github.com/chaptask/chaptask/domain"
 )
 
 // Label values standing for anything outside the known sets, so that no
@@ -106,7 +101,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 // OtherTaskType.
 func TaskType(t string) string {
 	switch t {
-	case "shell", "go", "python":
+	case domain.TaskTypeShell, domain.TaskTypeGo, domain.TaskTypePython:
 		return t
 	}
 	return OtherTaskType
@@ -140,7 +135,7 @@ func (m *Metrics) JobSubmitted(taskType string) {
 	m.jobsSubmitted.WithLabelValues(TaskType(taskType)).Inc()
 }
 
-// JobFinished counts a job that ended with status (StatusCompleted,
+// JobFinished counts a job that ended with status (domain.StatusCompleted,
 // StatusFailed or StatusCanceled).
 func (m *Metrics) JobFinished(taskType, status string) {
 	if m == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/metrics"
 )
 
@@ -28,7 +29,7 @@ func TestLabelsStayBounded(t *testing.T) {
 	m.ObserveRequest("/api/v1/tasks", "BREW", 418, time.Millisecond)
 	m.ObserveRequest("/api/v1/tasks", "GET", 200, time.Millisecond)
 	m.JobSubmitted("cobol")
-	m.JobFinished("go", metrics.StatusCompleted)
+	m.JobFinished("go", domain.StatusCompleted)
 	m.ObserveJobDuration("shell", -time.Second) // a clock step back: dropped
 	want := `
 # HELP chaptask_http_requests_total HTTP requests answered, by route template, method and status code.
@@ -58,7 +59,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	var m *metrics.Metrics
 	m.ObserveRequest("/health", "GET", 200, time.Millisecond)
 	m.JobSubmitted("shell")
-	m.JobFinished("shell", metrics.StatusFailed)
+	m.JobFinished("shell", domain.StatusFailed)
 	m.ObserveJobDuration("shell", time.Second)
 	m.ObserveQueueWait("shell", time.Second)
 }

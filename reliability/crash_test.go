@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaptask/chaptask/db/dbtest"
 	"github.com/chaptask/chaptask/embedded"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/jobs"
 )
 
@@ -105,7 +106,7 @@ func (w *crashWorkload) check(taskID string, data map[string]any) error {
 // moment to pull the plug. It fails the test if every job finished first.
 func waitMidway(t *testing.T, c *client, total int) (completed, running int) {
 	t.Helper()
-	eventually(t, 3*time.Minute, 50*time.Millisecond, func() bool {
+	testclient.Eventually(t, 3*time.Minute, 50*time.Millisecond, func() bool {
 		completed, running = c.countJobs(t, "completed"), c.countJobs(t, "running")
 		if completed >= total {
 			t.Fatalf("all %d jobs completed before the crash; the test proves nothing", total)

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // binary is the chaptask executable TestMain builds once for every test.
@@ -275,31 +276,9 @@ func truncate(s string, n int) string {
 
 // try sends a request; body, if not nil, is sent as JSON.
 func (c *client) try(method, path string, body any) (reply, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return reply{}, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return reply{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	return reply{res.StatusCode, res.Header, raw}, nil
+	tc := testclient.Client{Base: c.base, HTTP: c.http}
+	r, err := tc.Try(method, path, body, nil)
+	return reply{r.Status, r.Header, r.Body}, err
 }
 
 // must sends a request and fails the test unless it answers want.
@@ -364,25 +343,12 @@ func (c *client) countJobs(t *testing.T, status string) int {
 	return p.Total
 }
 
-// eventually calls check every interval until it returns true, failing the
-// test with what() after within.
-func eventually(t *testing.T, within, interval time.Duration, check func() bool, what func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !check() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", within, what())
-		}
-		time.Sleep(interval)
-	}
-}
-
 // waitFinished polls the job counts until n jobs are terminal and fails the
 // test if any of them did not complete.
 func (c *client) waitFinished(t *testing.T, n int, within time.Duration) {
 	t.Helper()
 	var completed, failed, canceled int
-	eventually(t, within, 500*time.Millisecond, func() bool {
+	testclient.Eventually(t, within, 500*time.Millisecond, func() bool {
 		completed, failed, canceled = c.countJobs(t, "completed"), c.countJobs(t, "failed"), c.countJobs(t, "canceled")
 		return completed+failed+canceled >= n
 	}, func() string {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // escapees is a shell script that starts processes the way commands leave
@@ -86,7 +88,7 @@ func TestJobLeavesNoProcess(t *testing.T) {
 	waitStatus := func(jobID, status string) {
 		t.Helper()
 		var j job
-		eventually(t, 2*time.Minute, 20*time.Millisecond, func() bool {
+		testclient.Eventually(t, 2*time.Minute, 20*time.Millisecond, func() bool {
 			c.must(t, http.StatusOK, "GET", "/api/v1/jobs/"+jobID, nil, &j)
 			return j.Status == status
 		}, func() string { return fmt.Sprintf("job %s is %s, want %s", jobID, j.Status, status) })
@@ -94,7 +96,7 @@ func TestJobLeavesNoProcess(t *testing.T) {
 	gone := func(what string, pids map[string]int) time.Duration {
 		t.Helper()
 		since := time.Now()
-		eventually(t, bound, 10*time.Millisecond, func() bool { return len(alive(pids)) == 0 },
+		testclient.Eventually(t, bound, 10*time.Millisecond, func() bool { return len(alive(pids)) == 0 },
 			func() string { return fmt.Sprintf("after %s: still running: %v", what, alive(pids)) })
 		return time.Since(since)
 	}
@@ -109,7 +111,7 @@ func TestJobLeavesNoProcess(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		task := c.createTask(t, map[string]any{"command": escapees(dir) + "\nsleep 300"})
 		jobID := c.execute(t, task)
-		eventually(t, 2*time.Minute, 20*time.Millisecond, func() bool {
+		testclient.Eventually(t, 2*time.Minute, 20*time.Millisecond, func() bool {
 			_, err := os.Stat(filepath.Join(dir, jobID+".deep"))
 			return err == nil
 		}, func() string { return "the job's children were not started" })

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // tcpProxy forwards connections to a target. An outage cuts every open
@@ -164,7 +165,7 @@ func (p *tcpProxy) up() {
 		return
 	}
 	var ln net.Listener
-	eventually(p.t, 30*time.Second, 50*time.Millisecond, func() bool {
+	testclient.Eventually(p.t, 30*time.Second, 50*time.Millisecond, func() bool {
 		var err error
 		ln, err = net.Listen("tcp", p.addr)
 		return err == nil
@@ -216,7 +217,7 @@ func testOutage(t *testing.T, refuse bool) {
 	for range inFlight {
 		jobTask[c.execute(t, slow)] = slow
 	}
-	eventually(t, time.Minute, 50*time.Millisecond, func() bool { return c.countJobs(t, "running") == inFlight },
+	testclient.Eventually(t, time.Minute, 50*time.Millisecond, func() bool { return c.countJobs(t, "running") == inFlight },
 		func() string { return fmt.Sprintf("%d of %d jobs running", c.countJobs(t, "running"), inFlight) })
 
 	// The outage.
@@ -278,7 +279,7 @@ func testOutage(t *testing.T, refuse bool) {
 	probe()
 	// Hold the outage until every command in flight has finished, so their
 	// results must wait for the database to be stored.
-	eventually(t, time.Minute, 50*time.Millisecond, func() bool { return countFiles(t, marks) == inFlight },
+	testclient.Eventually(t, time.Minute, 50*time.Millisecond, func() bool { return countFiles(t, marks) == inFlight },
 		func() string { return fmt.Sprintf("%d of %d commands finished", countFiles(t, marks), inFlight) })
 	// … and every one of them has failed to store its artifact at least once.
 	persistFailed := func() (n int) {
@@ -289,7 +290,7 @@ func testOutage(t *testing.T, refuse bool) {
 		}
 		return n
 	}
-	eventually(t, time.Minute, 50*time.Millisecond, func() bool { return persistFailed() == inFlight },
+	testclient.Eventually(t, time.Minute, 50*time.Millisecond, func() bool { return persistFailed() == inFlight },
 		func() string {
 			return fmt.Sprintf("%d of %d jobs tried to store their artifact", persistFailed(), inFlight)
 		})
@@ -297,7 +298,7 @@ func testOutage(t *testing.T, refuse bool) {
 	proxy.up()
 	outage := time.Since(outageBegan)
 
-	eventually(t, time.Minute, 100*time.Millisecond, func() bool {
+	testclient.Eventually(t, time.Minute, 100*time.Millisecond, func() bool {
 		r, err := c.try("GET", "/health", nil)
 		return err == nil && r.status == 200
 	}, func() string { return "health still failing after the database came back" })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // secretProbe is a shell task trying every way issue 17 lists to reach the
@@ -128,7 +129,7 @@ func secretsProbe(t *testing.T, dialect, keysFrom, runAs string) (string, []stri
 	taskID := c.createTask(t, map[string]any{"command": probe})
 	jobID := c.execute(t, taskID)
 	var j job
-	eventually(t, 2*time.Minute, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, 2*time.Minute, 200*time.Millisecond, func() bool {
 		c.must(t, http.StatusOK, "GET", "/api/v1/jobs/"+jobID, nil, &j)
 		return j.Status == "completed" || j.Status == "failed"
 	}, func() string { return "probe job is " + j.Status })

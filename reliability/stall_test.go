@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // stallProxy forwards connections to a target until it is stalled: then
@@ -216,7 +217,7 @@ func TestDatabaseStall(t *testing.T) {
 	stall := time.Since(stallBegan)
 	proxy.resume()
 
-	eventually(t, time.Minute, 100*time.Millisecond, func() bool {
+	testclient.Eventually(t, time.Minute, 100*time.Millisecond, func() bool {
 		r, err := c.try("GET", "/health", nil)
 		return err == nil && r.status == 200
 	}, func() string { return "health still failing after the stall ended" })

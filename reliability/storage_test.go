@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // health is what the tests read of GET /health.
@@ -170,14 +171,14 @@ func TestDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, 200*time.Millisecond, func() bool { s, _ := c.health(t); return s == 200 },
+	testclient.Eventually(t, time.Minute, 200*time.Millisecond, func() bool { s, _ := c.health(t); return s == 200 },
 		func() string { s, h := c.health(t); return fmt.Sprintf("/health after freeing space: %d %+v", s, h) })
 	after := c.createTask(t, map[string]any{"command": "echo after"})
 	// The embedded server's shards take their store back a little after
 	// the disk has room (its frontend, which /health asks, is fine
 	// meanwhile): until then a start is a 503 that started nothing.
 	var afterJob string
-	eventually(t, time.Minute, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, time.Minute, 200*time.Millisecond, func() bool {
 		r, err := c.try("POST", "/api/v1/tasks/"+after+"/$execute", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -198,7 +199,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("$execute after freeing space: %s, want 202, or 503 while Temporal recovers", r)
 		return false
 	}, func() string { return "$execute never succeeded after freeing space" })
-	eventually(t, 2*time.Minute, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, 2*time.Minute, 200*time.Millisecond, func() bool {
 		var j job
 		c.must(t, 200, "GET", "/api/v1/jobs/"+afterJob, nil, &j)
 		return j.Status == "completed"
@@ -250,7 +251,7 @@ func TestArtifactRetentionAndDelete(t *testing.T) {
 	}
 
 	c.must(t, http.StatusNoContent, "DELETE", "/api/v1/artifacts/"+*deleted.ArtifactID, nil, nil)
-	eventually(t, time.Minute, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, time.Minute, 200*time.Millisecond, func() bool {
 		r, err := c.try("GET", "/api/v1/artifacts/"+*expired.ArtifactID, nil)
 		return err == nil && r.status == 404
 	}, func() string { return "the aged artifact was not removed by the retention sweep" })

@@ -3,6 +3,8 @@ package workflows
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/chaptask/chaptask/domain"
 )
 
 // Stable names registered with Temporal. Renaming any of them strands
@@ -196,7 +198,7 @@ func DefaultRetryPolicy() RetryPolicy {
 // IsFunction reports whether the task runs a registered function rather than
 // a shell command.
 func (t TaskSnapshot) IsFunction() bool {
-	return t.TaskType == "go" || t.TaskType == "python"
+	return domain.IsFunction(t.TaskType)
 }
 
 // RunInput is the run step's input.

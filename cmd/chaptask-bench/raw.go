@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -97,7 +98,7 @@ func openReferenceDB(ctx context.Context, databaseURL, dir string) (*bun.DB, str
 		return nil, "", err
 	}
 	now := db.Now()
-	task := &db.Task{ID: db.NewID(), Command: "echo hi", TaskType: "shell", Enabled: true, CreatedAt: now, UpdatedAt: now}
+	task := &db.Task{ID: db.NewID(), Command: "echo hi", TaskType: domain.TaskTypeShell, Enabled: true, CreatedAt: now, UpdatedAt: now}
 	if err := db.CreateTask(ctx, bdb, task); err != nil {
 		bdb.Close()
 		return nil, "", err

@@ -17,6 +17,7 @@ import (
 	"github.com/chaptask/chaptask/db/dbtest"
 	"github.com/chaptask/chaptask/embedded/inprocess"
 	"github.com/chaptask/chaptask/internal/servicetest"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -318,7 +319,7 @@ func testJobsList(t *testing.T, s *service) {
 		}
 		return false
 	}
-	eventually(t, 30*time.Second, func() bool {
+	testclient.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		jobs = decode[[]map[string]any](t, s.ok(t, "jobs", "list", "--json", "--task", id).stdout)
 		all = decode[[]map[string]any](t, s.ok(t, "jobs", "list", "--json", "--status", "completed").stdout)
 		return listed(jobs) && listed(all)
@@ -373,25 +374,10 @@ func testJobsCancel(t *testing.T, s *service) {
 func waitRunning(t *testing.T, s *service, jobID string) {
 	t.Helper()
 	var status any
-	eventually(t, 60*time.Second, func() bool {
+	testclient.Eventually(t, 60*time.Second, 20*time.Millisecond, func() bool {
 		status = decode[map[string]any](t, s.ok(t, "jobs", "get", jobID, "--json").stdout)["status"]
 		return status == "running"
 	}, func() string { return fmt.Sprintf("job %s is %v, want running", jobID, status) })
-}
-
-// eventually calls check every 20 ms until it returns true, failing the
-// test with what after within.
-func eventually(t *testing.T, within time.Duration, check func() bool, what func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !check() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", within, what())
-		}
-		<-tick.C
-	}
 }
 
 func testArtifacts(t *testing.T, s *service) {

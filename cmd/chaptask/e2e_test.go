@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaptask/chaptask/db/dbtest"
 	"github.com/chaptask/chaptask/embedded"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/jobs"
 )
 
@@ -248,7 +249,7 @@ func testConcurrentExecutions(t *testing.T, s *service) {
 	}
 	// The task id is a search attribute: the job list filters on it.
 	var jobsOfTask []job
-	eventually(t, 10*time.Second, 50*time.Millisecond, func() bool {
+	testclient.Eventually(t, 10*time.Second, 50*time.Millisecond, func() bool {
 		s.do(t, "GET", "/api/v1/jobs?task_id="+id, nil).decode(t, &jobsOfTask)
 		return len(jobsOfTask) == 10
 	}, func() string { return fmt.Sprintf("%d jobs listed for the task, want 10", len(jobsOfTask)) })
@@ -379,7 +380,7 @@ func testStatusFilters(t *testing.T, s *service) {
 		return false
 	}
 	// Visibility is eventually consistent: poll briefly.
-	eventually(t, 10*time.Second, 50*time.Millisecond, func() bool {
+	testclient.Eventually(t, 10*time.Second, 50*time.Millisecond, func() bool {
 		return has("running", running) && has("failed", terminated) && !has("completed", running)
 	}, func() string { return "status filters do not show the running and the terminated job" })
 	var completed []job
@@ -578,7 +579,7 @@ func TestHealthWithoutTemporal(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r reply
-	eventually(t, 30*time.Second, 100*time.Millisecond, func() bool {
+	testclient.Eventually(t, 30*time.Second, 100*time.Millisecond, func() bool {
 		r = s.do(t, "GET", "/health", nil)
 		return r.status == 503
 	}, func() string { return fmt.Sprintf("health with Temporal down: %d %s", r.status, r.body) })

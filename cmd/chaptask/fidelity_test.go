@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // TestFidelity covers what independent clients of chapkit found different
@@ -135,7 +137,7 @@ func testScheduleTimes(t *testing.T, s *service, tc client.Client) {
 
 	// A run's started_at is its job's submitted_at.
 	var got scheduleTimes
-	eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
+	testclient.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
 		r := s.do(t, "GET", "/api/v1/schedules/"+sch.ID, nil)
 		s.want(t, r, 200)
 		r.decode(t, &got)
@@ -177,7 +179,7 @@ func testCronNeverFires(t *testing.T, s *service) {
 	// The refused creations left nothing behind (visibility catches up
 	// with the one schedule created).
 	var list []schedule
-	eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
+	testclient.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
 		s.do(t, "GET", "/api/v1/tasks/"+task+"/$schedules", nil).decode(t, &list)
 		return len(list) == 1 && list[0].ID == sch.ID
 	}, func() string { return fmt.Sprintf("schedules of the task: %+v, want only %s", list, sch.ID) })

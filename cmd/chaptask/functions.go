@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -153,13 +154,13 @@ func exampleTasks() []db.Task {
 		return t
 	}
 	return []db.Task{
-		task("01JCSEED0000000000000PYTH1", "calculate_sum", "python", `{"a":10,"b":32}`, true),
-		task("01JCSEED0000000000000PYTH2", "process_data", "python", `{"input_text":"Hello World","uppercase":true}`, true),
-		task("01JCSEED0000000000000PYTH3", "slow_computation", "python", `{"seconds":2}`, true),
-		task("01JCSEED0000000000000PYTH4", "failing_task", "python", `{"should_fail":true}`, true),
-		task("01JCSEED0000000000000PYTH5", `echo "This is a shell task"`, "shell", "", true),
-		task("01JCSEED0000000000000PYTH6", "process_data", "python", `{"input_text":"Disabled","uppercase":false}`, false),
-		task("01JCSEED0000000000000PYTH7", "nonexistent_function", "python", `{}`, true),
-		task("01JCSEED0000000000000PYTH8", "query_task_count", "python", `{}`, true),
+		task("01JCSEED0000000000000PYTH1", "calculate_sum", domain.TaskTypePython, `{"a":10,"b":32}`, true),
+		task("01JCSEED0000000000000PYTH2", "process_data", domain.TaskTypePython, `{"input_text":"Hello World","uppercase":true}`, true),
+		task("01JCSEED0000000000000PYTH3", "slow_computation", domain.TaskTypePython, `{"seconds":2}`, true),
+		task("01JCSEED0000000000000PYTH4", "failing_task", domain.TaskTypePython, `{"should_fail":true}`, true),
+		task("01JCSEED0000000000000PYTH5", `echo "This is a shell task"`, domain.TaskTypeShell, "", true),
+		task("01JCSEED0000000000000PYTH6", "process_data", domain.TaskTypePython, `{"input_text":"Disabled","uppercase":false}`, false),
+		task("01JCSEED0000000000000PYTH7", "nonexistent_function", domain.TaskTypePython, `{}`, true),
+		task("01JCSEED0000000000000PYTH8", "query_task_count", domain.TaskTypePython, `{}`, true),
 	}
 }

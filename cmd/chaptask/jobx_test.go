@@ -18,6 +18,7 @@ import (
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -52,7 +53,7 @@ func (s *service) executeKeyed(t *testing.T, taskID, key string) reply {
 func (s *service) jobsOfTask(t *testing.T, taskID string, want int) []job {
 	t.Helper()
 	var list []job
-	eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
+	testclient.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
 		r := s.do(t, "GET", "/api/v1/jobs?task_id="+taskID, nil)
 		s.want(t, r, 200)
 		r.decode(t, &list)
@@ -149,7 +150,7 @@ func testIdempotentSubmit(t *testing.T, s *service) {
 	// which stores an artifact of its own.
 	s.want(t, s.do(t, "DELETE", "/api/v1/jobs/"+jobID, nil), 204)
 	s.want(t, s.do(t, "GET", "/api/v1/jobs/"+jobID, nil), 404)
-	eventually(t, 30*time.Second, 50*time.Millisecond, func() bool { return executions(t, tc, jobID) == 0 },
+	testclient.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool { return executions(t, tc, jobID) == 0 },
 		func() string { return "the deleted job is still in Temporal's visibility" })
 	reborn := s.executeKeyed(t, taskID, key)
 	s.want(t, reborn, 202)
@@ -249,7 +250,7 @@ func pidFileAt(t *testing.T, path string) (string, func() int) {
 	t.Helper()
 	return path, func() int {
 		var pid int
-		eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		testclient.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
 			raw, err := os.ReadFile(path)
 			if err != nil {
 				return false
@@ -296,7 +297,7 @@ func testBulkCancelFilter(t *testing.T, s *service) {
 		s.do(t, "GET", "/api/v1/jobs?status_filter=running&task_id="+taskID, nil).decode(t, &list)
 		return len(list) == len(live)
 	}
-	eventually(t, 30*time.Second, 50*time.Millisecond, listed, func() string { return "the running jobs are not listed yet" })
+	testclient.Eventually(t, 30*time.Second, 50*time.Millisecond, listed, func() string { return "the running jobs are not listed yet" })
 
 	a := s.cancelMany(t, map[string]any{"status_filter": "running", "task_id": taskID})
 	got := slices.Clone(a.Canceled)

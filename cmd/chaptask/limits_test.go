@@ -15,6 +15,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -121,7 +122,7 @@ func processGroupAlive(pgid int) bool {
 // within the given time.
 func waitGroupGone(t *testing.T, pgid int, within time.Duration) {
 	t.Helper()
-	eventually(t, within, 10*time.Millisecond, func() bool { return !processGroupAlive(pgid) },
+	testclient.Eventually(t, within, 10*time.Millisecond, func() bool { return !processGroupAlive(pgid) },
 		func() string { return fmt.Sprintf("process group %d of a finished job is still alive", pgid) })
 }
 

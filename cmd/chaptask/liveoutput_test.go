@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 type sseEvent struct {
@@ -94,7 +95,7 @@ func TestLiveOutput(t *testing.T) {
 			const before, after = "first\noops\n", "second\nthird\n"
 
 			var log jobLog
-			eventually(t, 60*time.Second, 20*time.Millisecond, func() bool {
+			testclient.Eventually(t, 60*time.Second, 20*time.Millisecond, func() bool {
 				s.do(t, "GET", logsPath, nil).decode(t, &log)
 				// stdout and stderr are separate pipes: their relative order
 				// is whatever the reads of the two happened to be.
@@ -185,7 +186,7 @@ func TestLiveOutput(t *testing.T) {
 				progressEvents <- readEvents(t, s.base+"/api/v1/jobs/"+slowJob+"/$stream?events=progress,status", nil)
 			}()
 			var rec map[string]any
-			eventually(t, 60*time.Second, 50*time.Millisecond, func() bool {
+			testclient.Eventually(t, 60*time.Second, 50*time.Millisecond, func() bool {
 				rec = s.do(t, "GET", "/api/v1/jobs/"+slowJob, nil).object(t)
 				p, _ := rec["progress"].(map[string]any)
 				return p != nil && strings.Contains(p["message"].(string), "of 3 seconds")

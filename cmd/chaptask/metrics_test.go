@@ -9,6 +9,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // testMetrics runs a job to completion and cancels another, then checks
@@ -40,7 +42,7 @@ func testMetrics(t *testing.T, s *service) {
 	}
 	var families map[string]*dto.MetricFamily
 	var missing []string
-	eventually(t, 60*time.Second, 100*time.Millisecond, func() bool {
+	testclient.Eventually(t, 60*time.Second, 100*time.Millisecond, func() bool {
 		r := s.do(t, "GET", "/metrics", nil)
 		s.want(t, r, 200)
 		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // TestSchedules drives schedules end to end on each database, against the
@@ -191,7 +192,7 @@ func testScheduleInterval(t *testing.T, s *service) {
 	// It fires at least twice, each firing an ordinary job with an artifact
 	// that names the schedule.
 	var done []scheduledJob
-	eventually(t, 90*time.Second, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, 90*time.Second, 200*time.Millisecond, func() bool {
 		done = done[:0]
 		for _, j := range s.scheduleJobs(t, task, sch.ID) {
 			if j.Status == "completed" && j.ArtifactID != nil {
@@ -223,7 +224,7 @@ func testScheduleInterval(t *testing.T, s *service) {
 
 	// Temporal's own schedule list sees it, as `temporal schedule list` would.
 	tc := s.temporalClient(t)
-	eventually(t, 30*time.Second, 100*time.Millisecond, func() bool {
+	testclient.Eventually(t, 30*time.Second, 100*time.Millisecond, func() bool {
 		return slices.Contains(listSchedules(t, tc), sch.ID)
 	}, func() string { return "schedule missing from Temporal's list" })
 	var listed []schedule
@@ -242,7 +243,7 @@ func testScheduleInterval(t *testing.T, s *service) {
 		t.Fatalf("paused: %+v", paused)
 	}
 	var before []scheduledJob
-	eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
 		before = s.scheduleJobs(t, task, sch.ID)
 		for _, j := range before {
 			if j.Status == "pending" || j.Status == "running" {
@@ -273,7 +274,7 @@ func testScheduleInterval(t *testing.T, s *service) {
 	// Unpaused, it fires again.
 	s.want(t, s.do(t, "PATCH", "/api/v1/schedules/"+sch.ID, map[string]any{"paused": false, "overlap": "allow_all"}), 200)
 	n := len(s.scheduleJobs(t, task, sch.ID))
-	eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
 		return len(s.scheduleJobs(t, task, sch.ID)) > n
 	}, func() string { return "unpaused schedule did not fire" })
 	if got := s.schedule(t, sch.ID); got.Overlap != "allow_all" || got.Paused {
@@ -291,7 +292,7 @@ func testScheduleFollowsTask(t *testing.T, s *service) {
 	sch := s.createSchedule(t, task, map[string]any{"interval_seconds": 3600})
 	other := s.createSchedule(t, task, map[string]any{"cron": "0 3 * * *"})
 	// Listing is eventually consistent: wait until both are visible.
-	eventually(t, 30*time.Second, 100*time.Millisecond, func() bool {
+	testclient.Eventually(t, 30*time.Second, 100*time.Millisecond, func() bool {
 		var list []schedule
 		s.do(t, "GET", "/api/v1/tasks/"+task+"/$schedules", nil).decode(t, &list)
 		return len(list) == 2
@@ -338,7 +339,7 @@ func TestScheduleRestartAndDisabledGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	var jobs []scheduledJob
-	eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
 		jobs = s.scheduleJobs(t, task, sch.ID)
 		return len(jobs) == 1 && jobs[0].Status == "failed"
 	}, func() string { return fmt.Sprintf("jobs %+v", jobs) })
@@ -371,7 +372,7 @@ func testScheduleSpecs(t *testing.T, s *service) {
 		t.Errorf("run_at schedule %+v", once)
 	}
 	var jobs []scheduledJob
-	eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
+	testclient.Eventually(t, 60*time.Second, 200*time.Millisecond, func() bool {
 		jobs = s.scheduleJobs(t, task, once.ID)
 		return len(jobs) == 1 && jobs[0].Status == "completed"
 	}, func() string { return fmt.Sprintf("run_at jobs %+v", jobs) })

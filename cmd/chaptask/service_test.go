@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +18,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/internal/servicetest"
+	"github.com/chaptask/chaptask/internal/testclient"
 )
 
 // service is the real binary's run function, started in-process with an
@@ -29,9 +30,10 @@ type service struct {
 	temporalAddr string
 	env          map[string]string
 	args         []string
-	apiKey       string    // sent as X-API-Key when set
-	logs         io.Writer // also receives the service's log, when set
-	cancel       context.CancelFunc
+	apiKey       string               // sent as X-API-Key when set
+	logs         io.Writer            // also receives the service's log, when set
+	running      *servicetest.Service // nil when stopped
+	cancel       context.CancelFunc   // of a worker-only service
 	done         chan error
 }
 
@@ -64,31 +66,14 @@ func newEnv(t *testing.T, dialect string) map[string]string {
 
 func (s *service) start() {
 	s.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	s.cancel, s.done = cancel, make(chan error, 1)
-	go func() {
-		var stderr io.Writer = testLogWriter{s.t}
-		if s.logs != nil {
-			stderr = io.MultiWriter(stderr, s.logs)
-		}
-		err := run(ctx, append([]string{"chaptask"}, s.args...), func(k string) string { return s.env[k] }, pw, stderr)
-		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
-		s.done <- err
-	}()
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		line := sc.Text()
-		if addr, ok := strings.CutPrefix(line, "chaptask: embedded Temporal frontend on "); ok {
-			s.temporalAddr = addr
-		}
-		if addr, ok := strings.CutPrefix(line, "chaptask: serving HTTP on "); ok {
-			s.base = addr
-			go io.Copy(io.Discard, pr) //nolint:errcheck // drain the rest
-			return
-		}
+	var stderr io.Writer = servicetest.LogWriter{T: s.t}
+	if s.logs != nil {
+		stderr = io.MultiWriter(stderr, s.logs)
 	}
-	s.t.Fatalf("service did not start: %v", sc.Err())
+	s.running = servicetest.Start(s.t, func(ctx context.Context, stdout, _ io.Writer) error {
+		return run(ctx, append([]string{"chaptask"}, s.args...), func(k string) string { return s.env[k] }, stdout, stderr)
+	})
+	s.base, s.temporalAddr = s.running.URL, s.running.TemporalAddr
 }
 
 // startWorker runs a worker-only service, which never serves HTTP; it is
@@ -127,6 +112,10 @@ func (w *lineWatcher) Write(p []byte) (int, error) {
 }
 
 func (s *service) stop() {
+	if s.running != nil {
+		s.running.Stop()
+		s.running = nil
+	}
 	if s.cancel == nil {
 		return
 	}
@@ -147,13 +136,6 @@ func (s *service) restart() {
 	s.t.Helper()
 	s.stop()
 	s.start()
-}
-
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 type reply struct {
@@ -184,54 +166,14 @@ func (s *service) do(t *testing.T, method, path string, body any) reply {
 // doHeader is do with request headers.
 func (s *service) doHeader(t *testing.T, method, path string, body any, header http.Header) reply {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.apiKey != "" {
-		req.Header.Set("X-API-Key", s.apiKey)
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reply{res.StatusCode, res.Header, raw}
+	c := testclient.Client{Base: s.base, APIKey: s.apiKey}
+	r := c.Do(t, method, path, body, header)
+	return reply{r.Status, r.Header, r.Body}
 }
 
 func (s *service) want(t *testing.T, r reply, status int) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
-	}
-	if status == 422 {
-		// chapkit clients read FastAPI's list: body["detail"][0]["loc"].
-		var p struct {
-			Detail []struct {
-				Loc  []string `json:"loc"`
-				Msg  string   `json:"msg"`
-				Type string   `json:"type"`
-			} `json:"detail"`
-		}
-		if err := json.Unmarshal(r.body, &p); err != nil || len(p.Detail) == 0 || len(p.Detail[0].Loc) == 0 || p.Detail[0].Msg == "" || p.Detail[0].Type == "" {
-			t.Fatalf("422 detail is not FastAPI's list (%v): %s", err, r.body)
-		}
-	}
+	testclient.Want(t, testclient.Reply{Status: r.status, Header: r.header, Body: r.body}, status)
 }
 
 func (s *service) createTask(t *testing.T, body map[string]any) string {
@@ -273,28 +215,11 @@ func (s *service) job(t *testing.T, id string) job {
 	return j
 }
 
-// eventually calls check every interval until it returns true, failing the
-// test with what after within.
-func eventually(t *testing.T, within, interval time.Duration, check func() bool, what func() string) {
-	t.Helper()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for !check() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("after %s: %s", within, what())
-		case <-tick.C:
-		}
-	}
-}
-
 // waitStatus polls the job until its status is one of want.
 func (s *service) waitStatus(t *testing.T, id string, want ...string) job {
 	t.Helper()
 	var j job
-	eventually(t, 60*time.Second, 20*time.Millisecond, func() bool {
+	testclient.Eventually(t, 60*time.Second, 20*time.Millisecond, func() bool {
 		j = s.job(t, id)
 		return slices.Contains(want, j.Status)
 	}, func() string { return fmt.Sprintf("job %s is %s, want %v", id, j.Status, want) })
@@ -337,7 +262,7 @@ func pidFile(t *testing.T) (string, func() int) {
 	path := t.TempDir() + "/pid"
 	return path, func() int {
 		var pid int
-		eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		testclient.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
 			raw, err := os.ReadFile(path)
 			if err != nil {
 				return false
@@ -361,7 +286,7 @@ func processAlive(pid int) bool {
 
 func waitProcessGone(t *testing.T, pid int, within time.Duration) {
 	t.Helper()
-	eventually(t, within, 10*time.Millisecond, func() bool { return !processAlive(pid) },
+	testclient.Eventually(t, within, 10*time.Millisecond, func() bool { return !processAlive(pid) },
 		func() string { return fmt.Sprintf("process %d of a canceled job is still alive", pid) })
 }
 

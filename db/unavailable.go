@@ -1,4 +1,4 @@
-package api
+package db
 
 import (
 	"context"
@@ -6,27 +6,31 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"syscall"
+
+	"github.com/chaptask/chaptask/domain"
 )
 
-// typeInsufficientStorage marks a write refused because a disk is full.
-const typeInsufficientStorage = "urn:chapkit:error:insufficient-storage"
-
-// dbError classifies a database failure: an unreachable or busy database is
-// a 503 the client may retry; anything else stays an internal error.
-func dbError(err error) error {
-	if isDiskFull(err) {
-		return storageFull("the database cannot write: its disk is full")
-	}
-	if isUnavailable(err) {
-		return unavailable("database unavailable, try again later")
+// Classify gives a database failure its domain code: a full disk is
+// domain.StorageFull, an unreachable or busy database domain.Unavailable
+// (the caller may retry); err is returned as it is otherwise. It is the
+// one place that reads the drivers' errors.
+func Classify(err error) error {
+	switch {
+	case err == nil || domain.CodeOf(err) != "":
+		return err
+	case IsDiskFull(err):
+		return &domain.Error{Code: domain.StorageFull, Message: "the database cannot write: its disk is full", Err: err}
+	case IsUnavailable(err):
+		return &domain.Error{Code: domain.Unavailable, Message: "database unavailable, try again later", Err: err}
 	}
 	return err
 }
 
-func isUnavailable(err error) bool {
+// IsUnavailable reports whether err means the database could not be
+// reached or was too busy to answer: a retry may succeed.
+func IsUnavailable(err error) bool {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &netErr),
@@ -51,10 +55,11 @@ func isUnavailable(err error) bool {
 		strings.Contains(msg, "SQLSTATE=53300")
 }
 
-// isDiskFull reports whether err comes from a full disk: SQLite's
+// IsDiskFull reports whether err comes from a full disk: SQLite's
 // SQLITE_FULL, ENOSPC from the file system, PostgreSQL's 53100 disk_full.
-// Temporal's errors carry the text of its store's error only.
-func isDiskFull(err error) bool {
+// Temporal's errors carry the text of its store's error only, so this
+// reads them too.
+func IsDiskFull(err error) bool {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return true
 	}
@@ -66,10 +71,9 @@ func isDiskFull(err error) bool {
 		strings.Contains(msg, "SQLSTATE=53100")
 }
 
-// storageFull is the answer to a write refused for want of disk space: 507,
-// so a client (and an operator reading logs) tells it from an outage.
-func storageFull(what string) *problem {
-	p := newProblem(http.StatusInsufficientStorage, typeInsufficientStorage,
-		what+"; free space on the data volume and try again")
-	return p
+// IsTimeout reports whether err is a deadline that passed, the call's own
+// or the connection's.
+func IsTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }

@@ -1,4 +1,4 @@
-package api
+package db
 
 import (
 	"database/sql/driver"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"syscall"
 	"testing"
@@ -39,23 +38,9 @@ func TestUnavailableErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := isUnavailable(tt.err); got != tt.unavailable {
-				t.Errorf("isUnavailable(%v) = %v, want %v", tt.err, got, tt.unavailable)
+			if got := IsUnavailable(tt.err); got != tt.unavailable {
+				t.Errorf("IsUnavailable(%v) = %v, want %v", tt.err, got, tt.unavailable)
 			}
 		})
-	}
-}
-
-// TestJobsErrorDatabaseDown checks a job read that fails in the database (a
-// finished job's artifact lookup) answers 503, not 500.
-func TestJobsErrorDatabaseDown(t *testing.T) {
-	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
-	err := jobsError(fmt.Errorf("read job artifacts: find job artifacts: %w", refused), "01JOB")
-	var p *problem
-	if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || p.Type != typeServiceUnavailable {
-		t.Fatalf("jobsError = %#v, want a 503 service-unavailable problem", err)
-	}
-	if err := jobsError(errors.New("unexpected"), "01JOB"); errors.As(err, &p) {
-		t.Errorf("an unclassified error became problem %#v, want it left for the 500 path", p)
 	}
 }
