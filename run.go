@@ -56,6 +56,9 @@ type Options struct {
 	// SeedTasks are created in an empty database when
 	// CHAPTASK_SEED_EXAMPLES is true (the default).
 	SeedTasks []db.Task
+	// ArtifactHierarchy labels artifact levels in $tree and $expand; the
+	// zero value means api.DefaultArtifactHierarchy.
+	ArtifactHierarchy api.ArtifactHierarchy
 }
 
 // Run wires the service together and blocks until ctx ends or a component
@@ -131,6 +134,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err := reg.Provide(bdb, &db.ArtifactStore{DB: bdb}, tc); err != nil {
 		return fmt.Errorf("provide injectables: %w", err)
 	}
+	// The worker passes each call its own: see newWorker.
+	if err := registry.Declare[*jobs.Children](reg); err != nil {
+		return fmt.Errorf("declare injectables: %w", err)
+	}
 	if opts.Register != nil {
 		if err := opts.Register(reg); err != nil {
 			return fmt.Errorf("register functions: %w", err)
@@ -190,7 +197,8 @@ func Run(ctx context.Context, opts Options) error {
 				return err
 			},
 		}}, storageChecks(cfg)...),
-		DBTimeout: cfg.DBTimeout,
+		DBTimeout:         cfg.DBTimeout,
+		ArtifactHierarchy: opts.ArtifactHierarchy,
 	})
 	limits := api.ConnLimits{MaxConns: connectionCap(cfg.MaxConnections, logger), ReadTimeout: cfg.ReadTimeout}
 	return serveHTTP(ctx, cfg.HTTPAddr, handler, limits, logger, stdout)
@@ -332,6 +340,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 		MaxOutputBytes: cfg.MaxOutputBytes,
 		ShellDisabled:  !cfg.ShellEnabled,
 		Metrics:        m,
+		JobInjectables: childJobs(w, cfg, tc, bdb, local, logger),
 	}
 	acts.Register(w)
 	return w

@@ -189,11 +189,13 @@ func handleJobList(js *jobs.Service, logger *slog.Logger) http.Handler {
 		}
 		taskID, idErrs := parseULIDQuery(q, "task_id")
 		errs = append(errs, idErrs...)
+		parentJobID, parentErrs := parseJobIDQuery(q, "parent_job_id")
+		errs = append(errs, parentErrs...)
 		if len(errs) > 0 {
 			writeError(w, r, logger, validationFailed(errs))
 			return
 		}
-		filter := jobs.Filter{Status: status, TaskID: taskID}
+		filter := jobs.Filter{Status: status, TaskID: taskID, ParentJobID: parentJobID}
 		if page.given {
 			filter.Page, filter.Size = page.page, page.size
 		}

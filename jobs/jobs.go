@@ -73,6 +73,9 @@ type Job struct {
 	Progress *Progress `json:"progress"`
 	// RerunOf is the job this one repeats, for jobs started by Rerun.
 	RerunOf *string `json:"rerun_of,omitempty"`
+	// ParentJobID is the job whose function started this one as a child
+	// job; nil for other jobs.
+	ParentJobID *string `json:"parent_job_id"`
 	// ArtifactDeletedAt is when the job's artifact was deleted (through
 	// the API or by retention); artifact_id still names it. Absent while
 	// the artifact exists.
@@ -276,6 +279,8 @@ type startRequest struct {
 	keyed bool
 	// rerunOf goes into the job's memo.
 	rerunOf string
+	// parentJobID is the search attribute of child jobs.
+	parentJobID string
 }
 
 // start starts the job workflow.
@@ -294,13 +299,9 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 		EnableEagerStart: true,
 		// User metadata: the Web UI lists jobs by what they run, and links
 		// each to its console page.
-		StaticSummary: Summary(req.task.taskType, req.task.command),
-		StaticDetails: s.details(req.task.id, "jobs/"+req.jobID),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			taskIDKey.ValueSet(req.task.id),
-			taskTypeKey.ValueSet(req.task.taskType),
-			commandKey.ValueSet(truncateRunes(req.task.command, maxSearchAttrLen)),
-		),
+		StaticSummary:         Summary(req.task.taskType, req.task.command),
+		StaticDetails:         s.details(req.task.id, "jobs/"+req.jobID) + parentDetails(req.parentJobID),
+		TypedSearchAttributes: temporal.NewSearchAttributes(searchAttrs(req)...),
 	}
 	if req.keyed {
 		// FAIL rather than USE_EXISTING: both leave one execution, but
@@ -313,6 +314,27 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 	}
 	_, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, req.input)
 	return err
+}
+
+// parentDetails names a child job's parent in its Web UI details.
+func parentDetails(parentJobID string) string {
+	if parentJobID == "" {
+		return ""
+	}
+	return " · child job of `" + parentJobID + "`"
+}
+
+// searchAttrs are the search attributes of the job req starts.
+func searchAttrs(req startRequest) []temporal.SearchAttributeUpdate {
+	attrs := []temporal.SearchAttributeUpdate{
+		taskIDKey.ValueSet(req.task.id),
+		taskTypeKey.ValueSet(req.task.taskType),
+		commandKey.ValueSet(truncateRunes(req.task.command, maxSearchAttrLen)),
+	}
+	if req.parentJobID != "" {
+		attrs = append(attrs, parentJobKey.ValueSet(req.parentJobID))
+	}
+	return attrs
 }
 
 // callTimeout bounds every call to Temporal made for one request, so an
