@@ -70,6 +70,8 @@ func testFanOut(t *testing.T, s *service) {
 	if parent.ArtifactID == nil {
 		t.Fatalf("parent job %s has no artifact", parent.ID)
 	}
+	s.recordHistory(t, parent.ID, "completed_fan_out_parent.json")
+	s.recordHistory(t, childIDs[0].(string), "completed_child_function.json")
 
 	var listed []childJob
 	eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
@@ -156,4 +158,5 @@ func testCancelParent(t *testing.T, s *service) {
 	for _, pgid := range pgids {
 		waitGroupGone(t, pgid, 5*time.Second)
 	}
+	s.recordHistory(t, parentID, "canceled_parent_with_children.json")
 }
