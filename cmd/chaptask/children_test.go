@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -25,6 +26,7 @@ func TestChildJobs(t *testing.T) {
 			t.Run("fan-out", func(t *testing.T) { testFanOut(t, s) })
 			t.Run("failing child", func(t *testing.T) { testFailingChild(t, s) })
 			t.Run("cancel parent", func(t *testing.T) { testCancelParent(t, s) })
+			t.Run("stream children", func(t *testing.T) { testStreamChildren(t, s) })
 		})
 	}
 }
@@ -159,4 +161,46 @@ func testCancelParent(t *testing.T, s *service) {
 		waitGroupGone(t, pgid, 5*time.Second)
 	}
 	s.recordHistory(t, parentID, "canceled_parent_with_children.json")
+}
+
+// ?events=status,children streams each child's status changes before the
+// parent's terminal status; the default stream has no child events.
+func testStreamChildren(t *testing.T, s *service) {
+	fan := s.createTask(t, map[string]any{"command": "fan_out_sum", "task_type": "python",
+		"parameters": map[string]any{"numbers": []int{1, 2, 3, 4, 5, 6}}})
+	parentID := s.execute(t, fan)
+	events := readEvents(t, s.base+"/api/v1/jobs/"+parentID+"/$stream?events=status,children", nil)
+	completed := map[string]bool{}
+	for i, ev := range events {
+		var j childJob
+		if err := json.Unmarshal([]byte(ev.data), &j); err != nil {
+			t.Fatalf("event %d %q: %v", i, ev.data, err)
+		}
+		switch ev.name {
+		case "child":
+			if deref(j.ParentJobID) != parentID {
+				t.Errorf("child event of %s names parent %s", j.ID, deref(j.ParentJobID))
+			}
+			if j.Status == "completed" {
+				completed[j.ID] = true
+			}
+		case "":
+			if j.ID != parentID {
+				t.Errorf("status event of job %s", j.ID)
+			}
+		default:
+			t.Errorf("unexpected event %q", ev.name)
+		}
+	}
+	if len(events) == 0 || events[len(events)-1].name != "" || !strings.Contains(events[len(events)-1].data, `"status":"completed"`) {
+		t.Fatalf("the stream does not end with the parent's completed status: %v", events)
+	}
+	if len(completed) != 3 {
+		t.Errorf("%d children streamed as completed, want 3", len(completed))
+	}
+	for _, ev := range readEvents(t, s.base+"/api/v1/jobs/"+parentID+"/$stream", nil) {
+		if ev.name != "" {
+			t.Errorf("default stream has a %q event", ev.name)
+		}
+	}
 }
