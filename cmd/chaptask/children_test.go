@@ -88,6 +88,13 @@ func testFanOut(t *testing.T, s *service) {
 			t.Errorf("listed child %s is not in the result's child_jobs", c.ID)
 		}
 	}
+	for _, bad := range []string{"nope", "01JCSEED0000000000000PYTH9x", "'%20OR%20'1'='1"} {
+		r := s.do(t, "GET", "/api/v1/jobs?parent_job_id="+bad, nil)
+		s.want(t, r, 422)
+	}
+	if none := s.children(t, "01JCSEED0000000000000PYTH9"); len(none) != 0 {
+		t.Errorf("a job without children lists %d", len(none))
+	}
 	var own childJob
 	s.do(t, "GET", "/api/v1/jobs/"+parent.ID, nil).decode(t, &own)
 	if own.ParentJobID != nil {
