@@ -51,19 +51,22 @@ func ReserveArtifact(ctx context.Context, idb bun.IDB, r Reservation) error {
 	return nil
 }
 
-// storeReserved stores a as the reserved artifact of its job: the row
-// ReserveArtifact made (if any) gets a's data and job columns.
+// storeReserved stores a as the reserved artifact of its job in one
+// statement: a new row, or the row ReserveArtifact made, which takes a's
+// data and job columns and keeps its creation time. A row that already
+// belongs to a job is left alone.
 func storeReserved(ctx context.Context, idb bun.IDB, a *Artifact) error {
-	r := Reservation{ID: a.ID, JobID: *a.JobID, Level: a.Level}
-	if a.ParentID != nil {
-		r.ParentID = *a.ParentID
-	}
-	if err := ReserveArtifact(ctx, idb, r); err != nil {
-		return err
-	}
-	_, err := idb.NewUpdate().Model(a).
-		Column("parent_id", "level", "data", "job_id", "task_id", "started_at", "run_id", "updated_at").
-		WherePK().
+	_, err := idb.NewInsert().Model(a).
+		On("CONFLICT (id) DO UPDATE").
+		Set("parent_id = EXCLUDED.parent_id").
+		Set("level = EXCLUDED.level").
+		Set("data = EXCLUDED.data").
+		Set("job_id = EXCLUDED.job_id").
+		Set("task_id = EXCLUDED.task_id").
+		Set("started_at = EXCLUDED.started_at").
+		Set("run_id = EXCLUDED.run_id").
+		Set("updated_at = EXCLUDED.updated_at").
+		Where("?TableAlias.job_id IS NULL").
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("store reserved artifact %s: %w", a.ID, err)
