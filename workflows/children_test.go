@@ -49,14 +49,18 @@ func TestExecuteTaskReservesArtifact(t *testing.T) {
 	}
 }
 
-// A function job whose run step fails cancels its live children; one that
-// completes does not.
+// A function job whose run step fails, or whose function ran out of time,
+// cancels its live children; one that completes does not.
 func TestExecuteTaskCancelsChildren(t *testing.T) {
-	for _, fails := range []bool{true, false} {
+	for _, end := range []string{"fails", "times out", "completes"} {
+		fails := end != "completes"
 		s := okSteps()
 		s.run = func(context.Context, RunInput) (RunOutput, error) {
-			if fails {
+			switch end {
+			case "fails":
 				return RunOutput{}, temporal.NewNonRetryableApplicationError("boom", "Boom", nil)
+			case "times out":
+				return RunOutput{ArtifactID: "01STORED", TimedOut: true}, nil
 			}
 			return RunOutput{ArtifactID: "01STORED"}, nil
 		}
@@ -70,10 +74,10 @@ func TestExecuteTaskCancelsChildren(t *testing.T) {
 		snap.TaskType = "python"
 		env.ExecuteWorkflow(ExecuteTaskWorkflow, ExecuteInput{TaskID: task.ID, Snapshot: &snap})
 		if err := env.GetWorkflowError(); (err != nil) != fails {
-			t.Fatalf("fails=%v: workflow error %v", fails, err)
+			t.Fatalf("run step %s: workflow error %v", end, err)
 		}
 		if want := map[bool]int{true: 1, false: 0}[fails]; len(canceled) != want {
-			t.Errorf("fails=%v: children canceled for %v", fails, canceled)
+			t.Errorf("run step %s: children canceled for %v", end, canceled)
 		}
 	}
 }

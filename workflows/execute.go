@@ -119,6 +119,10 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 		}
 	}
 	if out.TimedOut {
+		if place.ArtifactID != "" {
+			// The function was abandoned; so are the children it started.
+			cancelChildren(ctx, logger, jobID)
+		}
 		// The artifact keeps the partial output; the job itself failed.
 		msg := fmt.Sprintf("run task %s: %s (partial output in artifact %s)", task.ID, task.TimeoutMessage(), saved.ArtifactID)
 		cause := temporal.NewNonRetryableApplicationError(task.TimeoutMessage(), ErrTypeTimeout, nil)
