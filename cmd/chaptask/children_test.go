@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -25,7 +26,8 @@ func TestChildJobs(t *testing.T) {
 			s := startService(t, env)
 			t.Run("fan-out", func(t *testing.T) { testFanOut(t, s) })
 			t.Run("failing child", func(t *testing.T) { testFailingChild(t, s) })
-			t.Run("cancel parent", func(t *testing.T) { testCancelParent(t, s) })
+			t.Run("cancel parent from the API", func(t *testing.T) { testCancelParent(t, s, false) })
+			t.Run("cancel parent from Temporal", func(t *testing.T) { testCancelParent(t, s, true) })
 			t.Run("stream children", func(t *testing.T) { testStreamChildren(t, s) })
 		})
 	}
@@ -133,7 +135,9 @@ func testFailingChild(t *testing.T, s *service) {
 	}
 }
 
-func testCancelParent(t *testing.T, s *service) {
+// testCancelParent cancels a parent whose three children run shell
+// commands, from the API or as tctl and the Temporal Web UI do.
+func testCancelParent(t *testing.T, s *service, viaTemporal bool) {
 	path := t.TempDir() + "/pids"
 	sleeper := s.createTask(t, map[string]any{"command": "echo $$ >> " + path + "; sleep 300 & sleep 300"})
 	fan := s.createTask(t, map[string]any{"command": "fan_out_sum", "task_type": "python",
@@ -151,7 +155,13 @@ func testCancelParent(t *testing.T, s *service) {
 		return len(pgids) == 3
 	}, func() string { return fmt.Sprintf("%d of 3 children started their command", len(pgids)) })
 
-	s.want(t, s.do(t, "DELETE", "/api/v1/jobs/"+parentID, nil), 204)
+	if viaTemporal {
+		if err := s.temporalClient(t).CancelWorkflow(context.Background(), parentID, ""); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		s.want(t, s.do(t, "DELETE", "/api/v1/jobs/"+parentID, nil), 204)
+	}
 	if p := s.waitStatus(t, parentID, "canceled", "completed", "failed"); p.Status != "canceled" {
 		t.Fatalf("parent ended %s, want canceled", p.Status)
 	}
@@ -167,7 +177,9 @@ func testCancelParent(t *testing.T, s *service) {
 	for _, pgid := range pgids {
 		waitGroupGone(t, pgid, 5*time.Second)
 	}
-	s.recordHistory(t, parentID, "canceled_parent_with_children.json")
+	if !viaTemporal {
+		s.recordHistory(t, parentID, "canceled_parent_with_children.json")
+	}
 }
 
 // ?events=status,children streams each child's status changes before the
