@@ -55,8 +55,8 @@ type Children struct {
 	jobs  *Service
 	scope activities.JobScope
 
-	reserveOnce sync.Mutex
-	reserved    bool
+	mu       sync.Mutex // guards reserved
+	reserved bool
 }
 
 // ChildrenOf returns the Children of the job run that scope describes.
@@ -132,8 +132,8 @@ func (c *Children) Submit(ctx context.Context, key, taskID string, overrides *wo
 // reserve makes sure the row of the job's reserved artifact exists (with
 // its own parent and level), so child artifacts can point at it.
 func (c *Children) reserve(ctx context.Context) error {
-	c.reserveOnce.Lock()
-	defer c.reserveOnce.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.reserved {
 		return nil
 	}
