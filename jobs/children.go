@@ -30,6 +30,27 @@ var (
 
 var parentJobKey = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrParentJob)
 
+// parentDetails names a child job's parent in its Web UI details.
+func parentDetails(parentJobID string) string {
+	if parentJobID == "" {
+		return ""
+	}
+	return " · child job of `" + parentJobID + "`"
+}
+
+// searchAttrs are the search attributes of the job req starts.
+func searchAttrs(req startRequest) []temporal.SearchAttributeUpdate {
+	attrs := []temporal.SearchAttributeUpdate{
+		taskIDKey.ValueSet(req.task.id),
+		taskTypeKey.ValueSet(req.task.taskType),
+		commandKey.ValueSet(truncateRunes(req.task.command, maxSearchAttrLen)),
+	}
+	if req.parentJobID != "" {
+		attrs = append(attrs, parentJobKey.ValueSet(req.parentJobID))
+	}
+	return attrs
+}
+
 // ChildJobID is the id of the child job that the run parentRunID of job
 // parentJobID submits under key: like KeyedJobID, a ULID whose time part is
 // zero and whose random bits come from SHA-256, so that a run step retried

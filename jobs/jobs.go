@@ -316,27 +316,6 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 	return err
 }
 
-// parentDetails names a child job's parent in its Web UI details.
-func parentDetails(parentJobID string) string {
-	if parentJobID == "" {
-		return ""
-	}
-	return " · child job of `" + parentJobID + "`"
-}
-
-// searchAttrs are the search attributes of the job req starts.
-func searchAttrs(req startRequest) []temporal.SearchAttributeUpdate {
-	attrs := []temporal.SearchAttributeUpdate{
-		taskIDKey.ValueSet(req.task.id),
-		taskTypeKey.ValueSet(req.task.taskType),
-		commandKey.ValueSet(truncateRunes(req.task.command, maxSearchAttrLen)),
-	}
-	if req.parentJobID != "" {
-		attrs = append(attrs, parentJobKey.ValueSet(req.parentJobID))
-	}
-	return attrs
-}
-
 // callTimeout bounds every call to Temporal made for one request, so an
 // unreachable server answers ErrUnavailable instead of hanging on the SDK's
 // retries.
