@@ -60,6 +60,9 @@ type Options struct {
 	// keeps the server out of the program's binary; Run then needs
 	// TEMPORAL_ADDRESS.
 	EmbeddedTemporal StartEmbeddedFunc
+	// ArtifactHierarchy labels artifact levels in $tree and $expand; the
+	// zero value means api.DefaultArtifactHierarchy.
+	ArtifactHierarchy api.ArtifactHierarchy
 }
 
 // Run wires the service together and blocks until ctx ends or a component
@@ -129,6 +132,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err := reg.Provide(bdb, &db.ArtifactStore{DB: bdb}, tc); err != nil {
 		return fmt.Errorf("provide injectables: %w", err)
 	}
+	// The worker passes each call its own: see newWorker.
+	if err := registry.Declare[*jobs.Children](reg); err != nil {
+		return fmt.Errorf("declare injectables: %w", err)
+	}
 	if opts.Register != nil {
 		if err := opts.Register(reg); err != nil {
 			return fmt.Errorf("register functions: %w", err)
@@ -188,7 +195,8 @@ func Run(ctx context.Context, opts Options) error {
 				return err
 			},
 		}}, storageChecks(cfg)...),
-		DBTimeout: cfg.DBTimeout,
+		DBTimeout:         cfg.DBTimeout,
+		ArtifactHierarchy: opts.ArtifactHierarchy,
 	})
 	limits := api.ConnLimits{MaxConns: connectionCap(cfg.MaxConnections, logger), ReadTimeout: cfg.ReadTimeout}
 	return serveHTTP(ctx, cfg.HTTPAddr, handler, limits, logger, stdout)
@@ -326,6 +334,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 		MaxOutputBytes: cfg.MaxOutputBytes,
 		ShellDisabled:  !cfg.ShellEnabled,
 		Metrics:        m,
+		JobInjectables: childJobs(w, cfg, tc, bdb, local, logger),
 	}
 	acts.Register(w)
 	return w

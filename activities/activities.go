@@ -55,6 +55,10 @@ type Activities struct {
 	Metrics *metrics.Metrics
 	// RunAs, when not nil, is the user shell commands run as.
 	RunAs *RunAs
+	// JobInjectables, when not nil, returns the values a function of the
+	// job may ask for by type besides the registry's (such as the job's
+	// child-job scheduler). ctx is the run step's.
+	JobInjectables func(ctx context.Context, job JobScope) []any
 
 	procsOnce sync.Once
 	cgroups   *jobCgroups // nil where the kernel offers none
@@ -306,7 +310,7 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		out.Data = raw // tests of the step alone
 		return out, nil
 	}
-	exec := db.Execution{JobID: in.JobID, RunID: activity.GetInfo(ctx).WorkflowExecution.RunID, TaskID: in.Task.ID, StartedAt: out.StartedAt, Data: db.JSON(raw), Log: logTail}
+	exec := placed(db.Execution{JobID: in.JobID, RunID: activity.GetInfo(ctx).WorkflowExecution.RunID, TaskID: in.Task.ID, StartedAt: out.StartedAt, Data: db.JSON(raw), Log: logTail}, in.Artifact)
 	id, err := a.storeArtifact(ctx, exec, in.Task.TaskType, out, storeInRunTimeout)
 	if err == nil {
 		out.ArtifactID = id
@@ -521,9 +525,14 @@ func (a *Activities) runFunction(ctx, runCtx context.Context, in workflows.RunIn
 		mu.Unlock()
 		heartbeat()
 	})
+	values := []any{logger, progress}
+	if a.JobInjectables != nil {
+		scope := JobScope{JobID: in.JobID, RunID: activity.GetInfo(ctx).WorkflowExecution.RunID, TaskID: in.Task.ID, Artifact: in.Artifact}
+		values = append(values, a.JobInjectables(ctx, scope)...)
+	}
 	done := make(chan registry.Result, 1)
 	go func() {
-		done <- a.Registry.Call(runCtx, in.Task.Command, in.Task.Parameters, logger, progress)
+		done <- a.Registry.Call(runCtx, in.Task.Command, in.Task.Parameters, values...)
 	}()
 	timedOut := functionArtifact{Task: in.Task, Result: json.RawMessage("null"), Error: timeoutError(in.Task), TimedOut: true}
 	// Heartbeat while the function runs, so cancellation reaches it and a
@@ -578,7 +587,7 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 	for _, c := range in.Output.Log {
 		tail = append(tail, db.LogChunk{JobID: in.JobID, Offset: c.Offset, Stream: c.Stream, Data: c.Data, CreatedAt: db.Now()})
 	}
-	id, created, err := db.PersistJobArtifact(ctx, a.DB, db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data, Log: tail})
+	id, created, err := db.PersistJobArtifact(ctx, a.DB, placed(db.Execution{JobID: in.JobID, RunID: runID, TaskID: in.TaskID, StartedAt: in.Output.StartedAt, Data: data, Log: tail}, in.Artifact))
 	if errors.Is(err, db.ErrNotStorable) {
 		a.Metrics.JobFinished(in.TaskType, domain.StatusFailed)
 		a.logger().Warn("the database refuses the job's output; the job fails", "job_id", in.JobID, "task_id", in.TaskID, "error", err)
@@ -604,6 +613,25 @@ func (a *Activities) PersistArtifact(ctx context.Context, in workflows.PersistIn
 		a.jobStored(in.TaskType, in.Output)
 	}
 	return workflows.PersistOutput{ArtifactID: id}, nil
+}
+
+// JobScope is the job a run step runs, for JobInjectables.
+type JobScope struct {
+	JobID  string
+	RunID  string
+	TaskID string
+	// Artifact is where the job's artifact goes; its ArtifactID is empty
+	// for jobs started before artifact ids were reserved.
+	Artifact workflows.ArtifactPlace
+}
+
+// placed puts the execution's artifact where the workflow placed it.
+func placed(e db.Execution, p workflows.ArtifactPlace) db.Execution {
+	e.ArtifactID, e.Level = p.ArtifactID, p.Level()
+	if p.Parent != nil {
+		e.ParentID = p.Parent.ArtifactID
+	}
+	return e
 }
 
 func (a *Activities) shellEnv(in workflows.RunInput) []string {

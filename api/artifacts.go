@@ -13,9 +13,6 @@ import (
 	"github.com/chaptask/chaptask/metrics"
 )
 
-// levelLabels names artifact levels; execution artifacts are level 0.
-var levelLabels = map[int]string{0: "execution"}
-
 type artifactJSON struct {
 	ID        string          `json:"id"`
 	ParentID  *string         `json:"parent_id"`
@@ -43,12 +40,8 @@ func newArtifactJSON(a *db.Artifact) artifactJSON {
 	}
 }
 
-func newArtifactNode(a *db.Artifact) artifactNodeJSON {
-	n := artifactNodeJSON{artifactJSON: newArtifactJSON(a)}
-	if label, ok := levelLabels[a.Level]; ok {
-		n.LevelLabel = &label
-	}
-	return n
+func newArtifactNode(a *db.Artifact, h ArtifactHierarchy) artifactNodeJSON {
+	return artifactNodeJSON{artifactJSON: newArtifactJSON(a), LevelLabel: h.label(a.Level)}
 }
 
 // maxTreeNodes bounds a $tree answer so one request cannot walk an unbounded
@@ -99,25 +92,25 @@ func handleArtifactGet(bdb *bun.DB, logger *slog.Logger) http.Handler {
 	})
 }
 
-func handleArtifactExpand(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleArtifactExpand(bdb *bun.DB, h ArtifactHierarchy, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := artifactFromPath(r, bdb)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		encode(w, http.StatusOK, newArtifactNode(a))
+		encode(w, http.StatusOK, newArtifactNode(a, h))
 	})
 }
 
-func handleArtifactTree(bdb *bun.DB, logger *slog.Logger) http.Handler {
+func handleArtifactTree(bdb *bun.DB, h ArtifactHierarchy, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		root, err := artifactFromPath(r, bdb)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		tree := newArtifactNode(root)
+		tree := newArtifactNode(root, h)
 		// Walk level by level: one query per depth, not per node.
 		frontier := []*artifactNodeJSON{&tree}
 		seen := map[string]bool{root.ID: true}
@@ -142,7 +135,7 @@ func handleArtifactTree(bdb *bun.DB, logger *slog.Logger) http.Handler {
 				}
 				seen[c.ID] = true
 				parent := byID[*c.ParentID]
-				*parent.Children = append(*parent.Children, newArtifactNode(c))
+				*parent.Children = append(*parent.Children, newArtifactNode(c, h))
 			}
 			frontier = frontier[:0]
 			for _, n := range byID {

@@ -127,12 +127,14 @@ func handleJobLogs(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Hand
 // streamEvents is what a $stream client asked for with ?events=.
 type streamEvents struct {
 	status, output, progress bool
+	// children adds a "child" event per status change of a child job.
+	children bool
 	// chosen is true when the client named its events; only then do
 	// events carry ids, so the default stream is chapkit's byte for byte.
 	chosen bool
 }
 
-// parseStreamEvents reads ?events=status,output,progress. The default is
+// parseStreamEvents reads ?events=status,output,progress,children. The default is
 // status events alone: chapkit clients read every data line as a job.
 func parseStreamEvents(raw string) (streamEvents, []fieldError) {
 	if strings.TrimSpace(raw) == "" {
@@ -147,8 +149,10 @@ func parseStreamEvents(raw string) (streamEvents, []fieldError) {
 			ev.output = true
 		case "progress":
 			ev.progress = true
+		case "children":
+			ev.children = true
 		default:
-			return ev, []fieldError{{Loc: []string{"query", "events"}, Msg: `must list "status", "output" or "progress"`, Type: "value_error.enum"}}
+			return ev, []fieldError{{Loc: []string{"query", "events"}, Msg: `must list "status", "output", "progress" or "children"`, Type: "value_error.enum"}}
 		}
 	}
 	return ev, nil

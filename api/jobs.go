@@ -155,11 +155,13 @@ func handleJobList(js *jobs.Service, logger *slog.Logger) http.Handler {
 		}
 		taskID, idErrs := parseULIDQuery(q, "task_id")
 		errs = append(errs, idErrs...)
+		parentJobID, parentErrs := parseJobIDQuery(q, "parent_job_id")
+		errs = append(errs, parentErrs...)
 		if len(errs) > 0 {
 			writeError(w, r, logger, validationFailed(errs))
 			return
 		}
-		filter := jobs.Filter{Status: status, TaskID: taskID}
+		filter := jobs.Filter{Status: status, TaskID: taskID, ParentJobID: parentJobID}
 		if page.given {
 			filter.Page, filter.Size = page.page, page.size
 		}
@@ -227,7 +229,8 @@ func handleJobDelete(js *jobs.Service, logger *slog.Logger) http.Handler {
 
 // handleJobStream sends the job as Server-Sent Events on every change and
 // closes after the terminal status. ?events= adds "output" events (the live
-// log, as $logs chunks) and "progress" events; every event's id is the log
+// log, as $logs chunks), "progress" events and "child" events (a child
+// job's record when it appears or changes status); every event's id is the log
 // offset reached, so a client reconnecting with Last-Event-ID misses no
 // output and sees none twice.
 func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Handler {
@@ -300,6 +303,14 @@ func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Ha
 			}()
 		}
 		defer stopPoller()
+		var children *childEvents
+		if events.children {
+			children = startChildEvents(ctx, js, id, sse, currentOffset, func(err error) {
+				logger.WarnContext(ctx, "job stream: list children", "job_id", id, "error", err)
+				cancel()
+			})
+			defer children.stop()
+		}
 
 		var lastProgress time.Time
 		err = js.Watch(ctx, id, func(job *jobs.Job) error {
@@ -308,6 +319,11 @@ func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Ha
 				// the rest before the terminal status.
 				stopPoller() // safe to call twice
 				if err := sendOutput(); err != nil {
+					return err
+				}
+			}
+			if job.Terminal() && children != nil {
+				if err := children.finish(ctx); err != nil {
 					return err
 				}
 			}

@@ -69,8 +69,8 @@ func routes(cfg Config, ts *tasks.Service, checks []HealthCheck) *mux.Router {
 		deleteArtifact = readOnlyArtifacts(log)
 	}
 	r.Handle("/api/v1/artifacts/{id}", deleteArtifact).Methods(http.MethodDelete)
-	r.Handle("/api/v1/artifacts/{id}/$tree", handleArtifactTree(bdb, log)).Methods(http.MethodGet)
-	r.Handle("/api/v1/artifacts/{id}/$expand", handleArtifactExpand(bdb, log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/artifacts/{id}/$tree", handleArtifactTree(bdb, cfg.hierarchy(), log)).Methods(http.MethodGet)
+	r.Handle("/api/v1/artifacts/{id}/$expand", handleArtifactExpand(bdb, cfg.hierarchy(), log)).Methods(http.MethodGet)
 
 	r.Handle("/api/v1/functions", handleFunctionList(cfg.Registry)).Methods(http.MethodGet)
 

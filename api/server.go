@@ -47,6 +47,17 @@ type Config struct {
 	DBTimeout time.Duration
 	// About is served on GET /api/v1/about for the console.
 	About About
+	// ArtifactHierarchy labels artifact levels; a zero value means
+	// DefaultArtifactHierarchy.
+	ArtifactHierarchy ArtifactHierarchy
+}
+
+// hierarchy is the configured artifact hierarchy, or the default.
+func (c Config) hierarchy() ArtifactHierarchy {
+	if c.ArtifactHierarchy.LevelLabels == nil {
+		return DefaultArtifactHierarchy()
+	}
+	return c.ArtifactHierarchy
 }
 
 // NewServer returns the chaptask HTTP API as one handler.

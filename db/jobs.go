@@ -79,6 +79,14 @@ type Execution struct {
 	// stored with the artifact, so that a job's log is complete exactly
 	// when its artifact exists.
 	Log []LogChunk
+	// ArtifactID is the id the job reserved for its artifact; empty gives
+	// a fresh one.
+	ArtifactID string
+	// ParentID is the parent job's artifact, for child jobs; it may be a
+	// reservation whose row does not exist yet.
+	ParentID string
+	// Level is the artifact's level: 0 for a root.
+	Level int
 }
 
 // PersistJobArtifact stores the execution artifact of a job exactly once and
@@ -111,11 +119,24 @@ func PersistJobArtifact(ctx context.Context, db *bun.DB, e Execution) (id string
 		}
 		now := Now()
 		started := e.StartedAt.UTC().Truncate(time.Microsecond)
-		a := &Artifact{ID: NewID(), Level: 0, Data: data, JobID: &jobID, TaskID: &taskID, StartedAt: &started, CreatedAt: now, UpdatedAt: now}
+		a := &Artifact{ID: NewID(), Level: e.Level, Data: data, JobID: &jobID, TaskID: &taskID, StartedAt: &started, CreatedAt: now, UpdatedAt: now}
 		if e.RunID != "" {
 			a.RunID = &e.RunID
 		}
-		if err := CreateArtifact(ctx, tx, a); err != nil {
+		if e.ParentID != "" {
+			// The parent job reserved the row before starting this job;
+			// it is made again here only if it was deleted meanwhile.
+			a.ParentID = &e.ParentID
+			if err := ReserveArtifact(ctx, tx, Reservation{ID: e.ParentID, JobID: "", Level: max(e.Level-1, 0)}); err != nil {
+				return err
+			}
+		}
+		if e.ArtifactID != "" {
+			a.ID = e.ArtifactID
+			if err := storeReserved(ctx, tx, a); err != nil {
+				return err
+			}
+		} else if err := CreateArtifact(ctx, tx, a); err != nil {
 			return err
 		}
 		if err := AppendJobLog(ctx, tx, e.Log); err != nil {

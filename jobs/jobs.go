@@ -62,6 +62,9 @@ type Job struct {
 	Progress *Progress `json:"progress"`
 	// RerunOf is the job this one repeats, for jobs started by Rerun.
 	RerunOf *string `json:"rerun_of,omitempty"`
+	// ParentJobID is the job whose function started this one as a child
+	// job; nil for other jobs.
+	ParentJobID *string `json:"parent_job_id"`
 	// ArtifactDeletedAt is when the job's artifact was deleted (through
 	// the API or by retention); artifact_id still names it. Absent while
 	// the artifact exists.
@@ -260,6 +263,8 @@ type startRequest struct {
 	keyed bool
 	// rerunOf goes into the job's memo.
 	rerunOf string
+	// parentJobID is the search attribute of child jobs.
+	parentJobID string
 }
 
 // start starts the job workflow.
@@ -278,13 +283,9 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 		EnableEagerStart: true,
 		// User metadata: the Web UI lists jobs by what they run, and links
 		// each to its console page.
-		StaticSummary: Summary(req.task.taskType, req.task.command),
-		StaticDetails: s.details(req.task.id, "jobs/"+req.jobID),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			taskIDKey.ValueSet(req.task.id),
-			taskTypeKey.ValueSet(req.task.taskType),
-			commandKey.ValueSet(truncateRunes(req.task.command, maxSearchAttrLen)),
-		),
+		StaticSummary:         Summary(req.task.taskType, req.task.command),
+		StaticDetails:         s.details(req.task.id, "jobs/"+req.jobID) + parentDetails(req.parentJobID),
+		TypedSearchAttributes: temporal.NewSearchAttributes(searchAttrs(req)...),
 	}
 	if req.keyed {
 		// FAIL rather than USE_EXISTING: both leave one execution, but

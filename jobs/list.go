@@ -15,6 +15,8 @@ type Filter struct {
 	Status string
 	// TaskID, if set, selects the jobs of one task (a canonical ULID).
 	TaskID string
+	// ParentJobID, if set, selects the child jobs of one job.
+	ParentJobID string
 	// Page and Size paginate (Page counts from 1); Size 0 lists everything.
 	Page, Size int
 }
@@ -33,6 +35,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	query := "WorkflowType = '" + workflows.ExecuteTaskWorkflow + "'"
 	if f.TaskID != "" {
 		query += " AND " + workflows.SearchAttrTaskID + " = '" + f.TaskID + "'"
+	}
+	if f.ParentJobID != "" {
+		query += " AND " + workflows.SearchAttrParentJob + " = '" + f.ParentJobID + "'"
 	}
 	query += visibilityFilter(f.Status)
 

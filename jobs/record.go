@@ -32,6 +32,9 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 			job.RerunOf = &of
 		}
 	}
+	if parent := keyword(info.GetSearchAttributes(), workflows.SearchAttrParentJob); parent != "" {
+		job.ParentJobID = &parent
+	}
 	if sid := scheduleIDOf(info.GetSearchAttributes()); sid != "" {
 		job.ScheduleID = &sid
 	}

@@ -15,9 +15,10 @@ import (
 // types. An embedded server creates them with its namespace; on an external
 // cluster EnsureSearchAttributes adds them.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
-	workflows.SearchAttrTaskID:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchAttrTaskType: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchAttrCommand:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchAttrTaskID:    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchAttrTaskType:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchAttrCommand:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchAttrParentJob: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // EnsureSearchAttributes adds the SearchAttributes namespace lacks.

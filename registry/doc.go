@@ -28,7 +28,9 @@
 //   - context.Context: the ctx given to Call;
 //   - injectables: *slog.Logger, *Progress, the declared types *bun.DB,
 //     bun.IDB, *db.ArtifactStore and the Temporal client.Client, types
-//     declared with Declare, and the types of values given to Provide;
+//     declared with Declare, and the types of values given to Provide
+//     (a service started with chaptask.Run declares *jobs.Children, the
+//     per-job scheduler of child jobs: see docs/child-jobs.md);
 //   - at most one parameters struct: a struct, or pointer to a struct, that
 //     is not injectable. Its exported fields are the JSON parameters.
 //

@@ -5,6 +5,10 @@
 //     submitted job completes with exactly one artifact, on PostgreSQL
 //     against a separate Temporal server and in the single embedded binary
 //     on SQLite (TestCrash*);
+//   - a worker killed with SIGKILL while a fan_out_sum parent waits for its
+//     20 child jobs: the parent completes on another worker, attached to the
+//     children it had started; exactly 20 children exist, each with one
+//     artifact under the parent's (TestCrashChildJobs);
 //   - while PostgreSQL is unreachable the API answers 503 problem documents,
 //     never 500s or hangs, and jobs in flight complete once it is back
 //     (TestDatabaseOutage);

@@ -86,10 +86,15 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// so replay sees the same ones. Replay matches only an activity's id and
 	// type, so histories recorded with the fixed options still replay.
 	actx := workflow.WithActivityOptions(ctx, runOptions(task))
+	place := artifactPlace(ctx, in, task)
 	var out RunOutput
-	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime}
+	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime, Artifact: place}
 	err := workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
 	if err != nil {
+		if place.ArtifactID != "" {
+			// Only jobs on the child-jobs path can have children.
+			cancelChildren(ctx, logger, jobID)
+		}
 		return fail(logger, err, "run task %s", task.ID)
 	}
 
@@ -100,7 +105,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	saved := PersistOutput{ArtifactID: out.ArtifactID}
 	if saved.ArtifactID == "" {
 		// A cancel that arrives now is too late to stop anything: keep the work.
-		persist := PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out}
+		persist := PersistInput{JobID: jobID, TaskID: task.ID, TaskType: task.TaskType, Output: out, Artifact: place}
 		// Histories recorded before the change replay the local activity.
 		if workflow.GetVersion(ctx, persistActivityChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 			pctx, _ := workflow.NewDisconnectedContext(lctx)
@@ -114,6 +119,10 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 		}
 	}
 	if out.TimedOut {
+		if place.ArtifactID != "" {
+			// The function was abandoned; so are the children it started.
+			cancelChildren(ctx, logger, jobID)
+		}
 		// The artifact keeps the partial output; the job itself failed.
 		msg := fmt.Sprintf("run task %s: %s (partial output in artifact %s)", task.ID, task.TimeoutMessage(), saved.ArtifactID)
 		cause := temporal.NewNonRetryableApplicationError(task.TimeoutMessage(), ErrTypeTimeout, nil)

@@ -18,6 +18,9 @@ const (
 	RunTaskActivity = "chaptask.RunTask"
 	// PersistArtifactActivity stores the job's execution artifact.
 	PersistArtifactActivity = "chaptask.PersistArtifact"
+	// CancelChildrenActivity cancels the live child jobs of a job that
+	// ended without completing its run step.
+	CancelChildrenActivity = "chaptask.CancelChildren"
 	// DefaultTaskQueue is the task queue jobs use unless configured otherwise.
 	DefaultTaskQueue = "chaptask"
 )
@@ -28,6 +31,9 @@ const (
 	SearchAttrTaskID   = "ChaptaskTaskID"
 	SearchAttrTaskType = "ChaptaskTaskType"
 	SearchAttrCommand  = "ChaptaskCommand"
+	// SearchAttrParentJob is the id of the job that started a child job;
+	// unset on jobs started any other way.
+	SearchAttrParentJob = "ChaptaskParentJob"
 )
 
 // Error types of application failures the workflow and activities raise.
@@ -58,6 +64,41 @@ type ExecuteInput struct {
 	// Overrides change the task for this job only; the artifact's snapshot
 	// shows the task as the job ran it.
 	Overrides *RunOverrides `json:"overrides,omitempty"`
+	// Parent is set on child jobs: their artifact goes under the parent
+	// job's artifact, one level deeper.
+	Parent *ParentArtifact `json:"parent,omitempty"`
+}
+
+// ParentArtifact places a job's artifact in the artifact hierarchy.
+type ParentArtifact struct {
+	// JobID is the parent job.
+	JobID string `json:"job_id"`
+	// ArtifactID is the parent job's artifact, reserved when it started:
+	// the row may not exist yet.
+	ArtifactID string `json:"artifact_id"`
+	// Level is the level of the parent's artifact.
+	Level int `json:"level"`
+}
+
+// ArtifactPlace is where a job's own artifact goes: its reserved id (empty
+// for jobs that reserve none, whose artifact gets a fresh id when stored)
+// and its parent (nil for a root at level 0).
+type ArtifactPlace struct {
+	ArtifactID string          `json:"artifact_id,omitempty"`
+	Parent     *ParentArtifact `json:"parent,omitempty"`
+}
+
+// Level is the level of the artifact this place describes.
+func (p ArtifactPlace) Level() int {
+	if p.Parent == nil {
+		return 0
+	}
+	return p.Parent.Level + 1
+}
+
+// CancelChildrenInput names the job whose live children are canceled.
+type CancelChildrenInput struct {
+	JobID string `json:"job_id"`
 }
 
 // RunOverrides are what $execute may change for one job.
@@ -208,6 +249,9 @@ type RunInput struct {
 	// SubmittedAt is when the job started (the workflow's start time), for
 	// measuring its queue wait; zero in jobs started by older versions.
 	SubmittedAt time.Time `json:"submitted_at,omitzero"`
+	// Artifact is where the job's artifact goes; zero in jobs started by
+	// older versions.
+	Artifact ArtifactPlace `json:"artifact,omitzero"`
 }
 
 // RunOutput is the run step's result. The run step stores the artifact
@@ -250,6 +294,9 @@ type PersistInput struct {
 	// TaskType labels the job's metrics; empty in jobs started by older
 	// versions.
 	TaskType string `json:"task_type,omitempty"`
+	// Artifact is where the job's artifact goes; zero in jobs started by
+	// older versions.
+	Artifact ArtifactPlace `json:"artifact,omitzero"`
 }
 
 // PersistOutput names the stored artifact.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/domain"
+	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/registry"
 )
 
@@ -29,7 +30,15 @@ func registerExampleFunctions(reg *registry.Registry) error {
 	if err := registry.Add(reg, "failing_task", failingTask); err != nil {
 		return err
 	}
-	return registry.Add(reg, "query_task_count", queryTaskCount)
+	if err := registry.Add(reg, "query_task_count", queryTaskCount); err != nil {
+		return err
+	}
+	// Declared before registering the function that takes it; the worker
+	// passes each call its own.
+	if err := registry.Declare[*jobs.Children](reg); err != nil {
+		return err
+	}
+	return reg.Register("fan_out_sum", fanOutSum)
 }
 
 type calculateSumParams struct {
@@ -132,6 +141,10 @@ func queryTaskCount(ctx context.Context, idb bun.IDB) (taskCountResult, error) {
 	return taskCountResult{TotalTasks: n, Timestamp: time.Now().UTC().Format(time.RFC3339)}, nil
 }
 
+// fanOutNumbers are the seeded fan_out_sum task's parameters: 1 to 40, so
+// 20 calculate_sum child jobs that add up to 820.
+const fanOutNumbers = `{"numbers":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40]}`
+
 // seedTime is the creation time of every example task.
 var seedTime = time.Date(2025, 10, 17, 10, 0, 0, 0, time.UTC)
 
@@ -162,5 +175,6 @@ func exampleTasks() []db.Task {
 		task("01JCSEED0000000000000PYTH6", "process_data", domain.TaskTypePython, `{"input_text":"Disabled","uppercase":false}`, false),
 		task("01JCSEED0000000000000PYTH7", "nonexistent_function", domain.TaskTypePython, `{}`, true),
 		task("01JCSEED0000000000000PYTH8", "query_task_count", domain.TaskTypePython, `{}`, true),
+		task("01JCSEED0000000000000PYTH9", "fan_out_sum", domain.TaskTypePython, fanOutNumbers, true),
 	}
 }

@@ -178,8 +178,8 @@ func testQueryTaskCount(t *testing.T, bdb *bun.DB) {
 func TestExampleTasks(t *testing.T) {
 	reg := newExampleRegistry(t)
 	tasks := exampleTasks()
-	if len(tasks) != 8 {
-		t.Fatalf("%d example tasks, want 8", len(tasks))
+	if len(tasks) != 9 {
+		t.Fatalf("%d example tasks, want 9", len(tasks))
 	}
 	seeded := time.Date(2025, 10, 17, 10, 0, 0, 0, time.UTC)
 	ids := make([]string, len(tasks))
@@ -231,7 +231,7 @@ func TestExampleTasks(t *testing.T) {
 	for _, f := range reg.Functions() {
 		names = append(names, f.Name)
 	}
-	if want := []string{"calculate_sum", "failing_task", "process_data", "query_task_count", "slow_computation"}; !slices.Equal(names, want) {
+	if want := []string{"calculate_sum", "failing_task", "fan_out_sum", "process_data", "query_task_count", "slow_computation"}; !slices.Equal(names, want) {
 		t.Errorf("Functions() = %v, want %v", names, want)
 	}
 }
