@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/chaptask/chaptask/db/dbtest"
-	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/embedded"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/jobs"
 )
 
