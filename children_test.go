@@ -1,4 +1,4 @@
-package chaptask
+package chaptask_test
 
 import (
 	"bufio"
@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaptask/chaptask"
 	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/embedded/inprocess"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/registry"
 )
@@ -36,8 +38,9 @@ func TestChildJobHierarchy(t *testing.T) {
 			if dialect == "postgres" {
 				env["DATABASE_URL"] = dbtest.PostgresURL(t)
 			}
-			base := startLibraryService(t, env, Options{
-				Register: registerHierarchyFunctions,
+			base := startLibraryService(t, env, chaptask.Options{
+				EmbeddedTemporal: inprocess.Start,
+				Register:         registerHierarchyFunctions,
 				ArtifactHierarchy: api.ArtifactHierarchy{Name: "pipeline", LevelLabels: map[int]string{
 					0: "pipeline", 1: "stage", 2: "detail",
 				}},
@@ -130,7 +133,7 @@ func label(s *string) string {
 
 // startLibraryService runs Run with env until the test ends and returns
 // the base URL of its API.
-func startLibraryService(t *testing.T, env map[string]string, opts Options) string {
+func startLibraryService(t *testing.T, env map[string]string, opts chaptask.Options) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -139,7 +142,7 @@ func startLibraryService(t *testing.T, env map[string]string, opts Options) stri
 	opts.Getenv = func(k string) string { return env[k] }
 	opts.Stdout, opts.Stderr = pw, io.Discard
 	go func() {
-		err := Run(ctx, opts)
+		err := chaptask.Run(ctx, opts)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
 		done <- err
 	}()
