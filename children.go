@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/chaptask/chaptask/activities"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -25,6 +26,6 @@ func childJobs(w worker.Worker, cfg config, tc client.Client, bdb *bun.DB, local
 	js.LinkConsole(cfg.consoleURL())
 	w.RegisterActivityWithOptions(js.CancelChildren, activity.RegisterOptions{Name: workflows.CancelChildrenActivity})
 	return func(_ context.Context, scope activities.JobScope) []any {
-		return []any{js.ChildrenOf(scope)}
+		return []any{js.ChildrenOf(scope, domain.Policy{ShellDisabled: !cfg.ShellEnabled})}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chaptask/chaptask/activities"
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/domain"
 	"github.com/chaptask/chaptask/workflows"
 )
 
@@ -73,16 +74,18 @@ func ChildJobID(parentJobID, parentRunID, key string) string {
 // the parent job's artifact. Submitting is idempotent per key, so a function
 // that runs again after its worker died finds the children it had started.
 type Children struct {
-	jobs  *Service
-	scope activities.JobScope
+	jobs   *Service
+	scope  activities.JobScope
+	policy domain.Policy
 
 	mu       sync.Mutex // guards reserved
 	reserved bool
 }
 
-// ChildrenOf returns the Children of the job run that scope describes.
-func (s *Service) ChildrenOf(scope activities.JobScope) *Children {
-	return &Children{jobs: s, scope: scope}
+// ChildrenOf returns the Children of the job run that scope describes,
+// submitting only what policy allows.
+func (s *Service) ChildrenOf(scope activities.JobScope, policy domain.Policy) *Children {
+	return &Children{jobs: s, scope: scope, policy: policy}
 }
 
 // JobID is the id of the job the function runs in.
@@ -130,6 +133,8 @@ func (c *Children) Submit(ctx context.Context, key, taskID string, overrides *wo
 		return "", fmt.Errorf("submit child job %q: read task %s: %w", key, taskID, err)
 	case !task.Enabled:
 		return "", fmt.Errorf("submit child job %q: %w: task %s is disabled", key, ErrTaskNotRunnable, taskID)
+	case !c.policy.AllowsShell(task.TaskType):
+		return "", fmt.Errorf("submit child job %q: %w: task %s is a shell task and shell tasks are disabled here", key, ErrTaskNotRunnable, taskID)
 	}
 	if err := c.reserve(ctx); err != nil {
 		return "", err

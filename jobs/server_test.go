@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -246,5 +247,31 @@ func TestStatusFilterRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A function cannot start, as a child job, what the deployment refuses to
+// run: with shell tasks disabled a shell child is refused at submit and no
+// job starts; the same submit under the zero policy starts one.
+func TestChildSubmitFollowsShellRule(t *testing.T) {
+	e := newEnv(t, false)
+	task := e.task(t, "echo child")
+	scope := activities.JobScope{JobID: db.NewID(), RunID: "run-1", Artifact: workflows.ArtifactPlace{ArtifactID: db.NewID()}}
+
+	refused := e.jobs.ChildrenOf(scope, domain.Policy{ShellDisabled: true})
+	if _, err := refused.Submit(t.Context(), "shell", task.ID, nil); !errors.Is(err, jobs.ErrTaskNotRunnable) {
+		t.Fatalf("shell child with shell disabled: %v, want ErrTaskNotRunnable", err)
+	}
+	if ids := e.listed(t, jobs.Filter{ParentJobID: scope.JobID}); len(ids) != 0 {
+		t.Fatalf("refused submit started %v", ids)
+	}
+
+	id, err := e.jobs.ChildrenOf(scope, domain.Policy{}).Submit(t.Context(), "shell", task.ID, nil)
+	if err != nil {
+		t.Fatalf("shell child with shell allowed: %v", err)
+	}
+	t.Cleanup(func() { _ = e.client.TerminateWorkflow(context.Background(), id, "", "test over") })
+	if _, err := e.jobs.Get(t.Context(), id); err != nil {
+		t.Fatalf("the allowed child was not started: %v", err)
 	}
 }
