@@ -2,12 +2,9 @@ package chaptask_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/chaptask/chaptask/api"
 	"github.com/chaptask/chaptask/db/dbtest"
 	"github.com/chaptask/chaptask/embedded/inprocess"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/registry"
 )
@@ -38,22 +36,22 @@ func TestChildJobHierarchy(t *testing.T) {
 			if dialect == "postgres" {
 				env["DATABASE_URL"] = dbtest.PostgresURL(t)
 			}
-			base := startLibraryService(t, env, chaptask.Options{
+			svc := &testclient.Client{Base: startLibraryService(t, env, chaptask.Options{
 				EmbeddedTemporal: inprocess.Start,
 				Register:         registerHierarchyFunctions,
 				ArtifactHierarchy: api.ArtifactHierarchy{Name: "pipeline", LevelLabels: map[int]string{
 					0: "pipeline", 1: "stage", 2: "detail",
 				}},
-			})
+			})}
 
-			leaf := createTask(t, base, map[string]any{"command": "leaf", "task_type": "go"})
-			parent := createTask(t, base, map[string]any{"command": "parent", "task_type": "go", "parameters": map[string]any{"leaf_task_id": leaf}})
+			leaf := createTask(t, svc, map[string]any{"command": "leaf", "task_type": "go"})
+			parent := createTask(t, svc, map[string]any{"command": "parent", "task_type": "go", "parameters": map[string]any{"leaf_task_id": leaf}})
 			var submitted struct {
 				JobID string `json:"job_id"`
 			}
-			call(t, base, "POST", "/api/v1/tasks/"+parent+"/$execute", nil, 202, &submitted)
+			call(t, svc, "POST", "/api/v1/tasks/"+parent+"/$execute", nil, 202, &submitted)
 			var job jobs.Job
-			call(t, base, "GET", "/api/v1/jobs/"+submitted.JobID+"?wait=60s", nil, 200, &job)
+			call(t, svc, "GET", "/api/v1/jobs/"+submitted.JobID+"?wait=60s", nil, 200, &job)
 			if job.Status != jobs.StatusCompleted || job.ArtifactID == nil {
 				t.Fatalf("parent job: %s, artifact %v, error %v", job.Status, job.ArtifactID, job.Error)
 			}
@@ -65,7 +63,7 @@ func TestChildJobHierarchy(t *testing.T) {
 				Children   []node         `json:"children"`
 			}
 			var tree node
-			call(t, base, "GET", "/api/v1/artifacts/"+*job.ArtifactID+"/$tree", nil, 200, &tree)
+			call(t, svc, "GET", "/api/v1/artifacts/"+*job.ArtifactID+"/$tree", nil, 200, &tree)
 			if tree.Level != 0 || label(tree.LevelLabel) != "pipeline" || tree.Data["error"] != nil || len(tree.Children) != 2 {
 				t.Fatalf("root: level %d %q, error %v, %d children; want pipeline with 2", tree.Level, label(tree.LevelLabel), tree.Data["error"], len(tree.Children))
 			}
@@ -168,46 +166,20 @@ func startLibraryService(t *testing.T, env map[string]string, opts chaptask.Opti
 	return ""
 }
 
-func createTask(t *testing.T, base string, body map[string]any) string {
+func createTask(t *testing.T, c *testclient.Client, body map[string]any) string {
 	t.Helper()
 	var task struct {
 		ID string `json:"id"`
 	}
-	call(t, base, "POST", "/api/v1/tasks", body, 201, &task)
+	call(t, c, "POST", "/api/v1/tasks", body, 201, &task)
 	return task.ID
 }
 
-// call sends a JSON request and decodes the answer into out, failing the
-// test unless it has status want.
-func call(t *testing.T, base, method, path string, body any, want int, out any) {
+// call sends a request and decodes the answer into out, failing the test
+// unless it has status want.
+func call(t *testing.T, c *testclient.Client, method, path string, body any, want int, out any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, path, res.StatusCode, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-		}
-	}
+	reply := c.Do(t, method, path, body, nil)
+	testclient.Want(t, reply, want)
+	reply.Decode(t, out)
 }
