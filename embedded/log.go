@@ -61,7 +61,20 @@ var (
 func (l serverLogger) Debug(msg string, tags ...tag.Tag) { l.log(slog.LevelDebug, msg, tags) }
 func (l serverLogger) Info(msg string, tags ...tag.Tag)  { l.log(slog.LevelInfo, msg, tags) }
 func (l serverLogger) Warn(msg string, tags ...tag.Tag)  { l.log(slog.LevelWarn, msg, tags) }
-func (l serverLogger) Error(msg string, tags ...tag.Tag) { l.log(slog.LevelError, msg, tags) }
+func (l serverLogger) Error(msg string, tags ...tag.Tag) {
+	if msg == refusedCallMsg {
+		// A caller without a valid key is the client's fault, and anyone
+		// who can reach the port could fill the error log with them.
+		l.log(slog.LevelWarn, msg, tags)
+		return
+	}
+	l.log(slog.LevelError, msg, tags)
+}
+
+// refusedCallMsg is what the server's authorization interceptor logs, at
+// error level, for every call it refuses (a missing or wrong API key).
+const refusedCallMsg = "Authorization error"
+
 func (l serverLogger) DPanic(msg string, tags ...tag.Tag) {
 	l.log(slog.LevelError, msg, tags)
 }

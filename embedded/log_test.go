@@ -39,3 +39,17 @@ func TestServerLoggerWith(t *testing.T) {
 		}
 	}
 }
+
+// A refused call is logged as a warning: the client's error, not the
+// server's.
+func TestServerLoggerRefusedCallIsWarning(t *testing.T) {
+	var out bytes.Buffer
+	inner := slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})
+	l := serverLogger{sl: slog.New(filterHandler{min: slog.LevelDebug, muted: new(atomic.Bool), inner: inner})}
+	l.Error(refusedCallMsg, tag.NewStringTag("error", "invalid API key"))
+	l.Error("persistence failed")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[1], "level=ERROR") {
+		t.Fatalf("want a WARN then an ERROR record, got:\n%s", out.String())
+	}
+}
