@@ -44,26 +44,7 @@ type childEvents struct {
 // (then it calls fail).
 func startChildEvents(ctx context.Context, js *jobs.Service, parentID string, sse *sseWriter, offset func() int64, fail func(error)) *childEvents {
 	c := &childEvents{js: js, parentID: parentID, sse: sse, offset: offset, seen: map[string]string{}}
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	var once sync.Once
-	c.stop = func() { once.Do(func() { cancel(); <-done }) }
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(childPollEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-pctx.Done():
-				return
-			case <-tick.C:
-			}
-			if err := c.send(pctx); err != nil && pctx.Err() == nil {
-				fail(err)
-				return
-			}
-		}
-	}()
+	c.stop = pollEvery(ctx, childPollEvery, c.send, fail)
 	return c
 }
 

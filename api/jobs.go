@@ -279,28 +279,12 @@ func handleJobStream(bdb *bun.DB, js *jobs.Service, logger *slog.Logger) http.Ha
 
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		pollerDone := make(chan struct{})
 		stopPoller := func() {}
 		if events.output {
-			pctx, pcancel := context.WithCancel(ctx)
-			stopPoller = func() { pcancel(); <-pollerDone }
-			go func() {
-				defer close(pollerDone)
-				tick := time.NewTicker(logPollEvery)
-				defer tick.Stop()
-				for {
-					select {
-					case <-pctx.Done():
-						return
-					case <-tick.C:
-					}
-					if err := sendOutput(); err != nil {
-						logger.WarnContext(ctx, "job stream: read output", "job_id", id, "error", err)
-						cancel()
-						return
-					}
-				}
-			}()
+			stopPoller = pollEvery(ctx, logPollEvery, func(context.Context) error { return sendOutput() }, func(err error) {
+				logger.WarnContext(ctx, "job stream: read output", "job_id", id, "error", err)
+				cancel()
+			})
 		}
 		defer stopPoller()
 		var children *childEvents
