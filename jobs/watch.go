@@ -85,6 +85,9 @@ func (s *Service) Wait(ctx context.Context, id string) (*Job, error) {
 // long-poll Temporal for the close event, which by then is the job's next
 // event.
 func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}) {
+	// The caller re-reads the job next: from Temporal, not from a describe
+	// made before the wait.
+	defer s.live.stale(id)
 	if s.local.runsHere(id) {
 		slice := time.NewTimer(closeWaitSlice)
 		defer slice.Stop()
