@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +20,7 @@ type config struct {
 	RefSaturated   int           // jobs of each reference's saturated measurement
 	Clients        int           // concurrent clients of the saturated measurements
 	History        int           // finished jobs that exist before API reads are timed
+	HistorySteps   []int         // smaller histories at which the quiet reads are timed too
 	Reads          int           // requests per endpoint in the read test
 	ReadBudget     time.Duration // time after which an endpoint's reads stop short of Reads
 	Readers        int           // concurrent readers in the read test
@@ -76,6 +78,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.TemporalAddr, "temporal-address", "", "external Temporal frontend host:port; empty uses chaptask's embedded server")
 	fs.StringVar(&cfg.Binary, "binary", "", "chaptask binary to run; empty builds ./cmd/chaptask")
 	fs.DurationVar(&cfg.PollEvery, "poll-every", 100*time.Millisecond, "how often each saturated polling client reads its job (chapkit's clients poll every 0.1 s)")
+	steps := fs.String("history-steps", "", "comma-separated smaller history sizes (e.g. 1000) at which the 1-reader reads are timed too, on the way to -history")
 	fs.BoolVar(&cfg.Production, "production", false, "also measure the production topology: build and start a Temporal server on the PostgreSQL server of -database-url (which must name a database the bench may create databases from), chaptask on PostgreSQL")
 	fs.BoolVar(&cfg.SkipEmbedded, "skip-embedded", false, "with -production: measure the production topology only")
 	fs.StringVar(&cfg.DBPrefix, "db-prefix", "chaptask_bench", "with -production: prefix of the databases created (and dropped at the end)")
@@ -130,6 +133,16 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("-database-url must be a postgres:// URL"))
+	}
+	if *steps != "" {
+		for _, f := range strings.Split(*steps, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n >= cfg.History || (len(cfg.HistorySteps) > 0 && n <= cfg.HistorySteps[len(cfg.HistorySteps)-1]) {
+				errs = append(errs, fmt.Errorf("-history-steps: %q: want increasing counts below -history (%d)", f, cfg.History))
+				break
+			}
+			cfg.HistorySteps = append(cfg.HistorySteps, n)
+		}
 	}
 	if cfg.Production && cfg.DatabaseURL == "" {
 		errs = append(errs, errors.New("-production needs -database-url (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)"))

@@ -50,7 +50,9 @@ func (r report) write(w io.Writer) error {
 		b.WriteString(line + "\n")
 	}
 	for _, reads := range r.Reads {
-		b.WriteString(reads.Label + reads.line() + "\n")
+		for _, l := range strings.Split(reads.line(), "\n") {
+			b.WriteString(reads.Label + l + "\n")
+		}
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("notes:\n")
@@ -146,7 +148,13 @@ func (r readsResult) line() string {
 		sched = fmt.Sprintf("longer than %s ms in %.1f %% of wake-ups (p99 between %s and %s ms)",
 			boundMs(bound), share*100, boundMs(lo), boundMs(hi))
 	}
-	return fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
+	var steps strings.Builder
+	for _, st := range r.Steps {
+		fmt.Fprintf(&steps, "API reads with %d finished jobs, 1 reader alone: %s (filling took %s for %d jobs, %.1f jobs/s)\n",
+			st.Finished, endpointsLine(st.Quiet), st.Fill.Round(time.Second), st.FillJobs, float64(st.FillJobs)/max(st.Fill.Seconds(), 0.001))
+	}
+	fmt.Fprintf(&steps, "filling the history to %d finished jobs: %d jobs in %s (%.1f jobs/s)\n", r.Finished, r.FillJobs, r.Fill.Round(time.Second), float64(r.FillJobs)/max(r.Fill.Seconds(), 0.001))
+	return steps.String() + fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
 		"API reads under load (%d jobs submitted meanwhile): %s; the service's goroutines waited for a CPU %s; peak RSS %s",
 		r.Finished, endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, strings.Join(rss, ", "))
 }
