@@ -211,6 +211,16 @@ func (l *liveReads) started(id, runID string) {
 	e.runID, e.runUntil = runID, now.Add(liveRunTTL)
 }
 
+// runOf returns the run of job id this process knows, or "".
+func (l *liveReads) runOf(id string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.entries[id]; e != nil && l.now().Before(e.runUntil) {
+		return e.runID
+	}
+	return ""
+}
+
 // stale makes the next read of job id ask Temporal, e.g. once a waiter
 // has heard that the job may have ended. What was answered still bounds
 // what comes next.

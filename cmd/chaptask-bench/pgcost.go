@@ -115,18 +115,24 @@ func temporalMetrics(ctx context.Context, metricsURL string) (map[string]float64
 	return parsePersistenceRequests(resp.Body)
 }
 
-// parsePersistenceRequests sums the persistence_requests counter by
-// operation label.
+// parsePersistenceRequests sums the persistence_requests counter (the
+// main store) and the visibility_persistence_requests counter (prefixed
+// "visibility:") by operation label.
 func parsePersistenceRequests(r io.Reader) (map[string]float64, error) {
 	out := map[string]float64{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "persistence_requests{") {
-			continue
+		prefix := ""
+		rest, ok := strings.CutPrefix(line, "persistence_requests{")
+		if !ok {
+			if rest, ok = strings.CutPrefix(line, "visibility_persistence_requests{"); !ok {
+				continue
+			}
+			prefix = "visibility:"
 		}
-		labels, value, ok := strings.Cut(line[len("persistence_requests{"):], "} ")
+		labels, value, ok := strings.Cut(rest, "} ")
 		if !ok {
 			continue
 		}
@@ -140,7 +146,7 @@ func parsePersistenceRequests(r io.Reader) (map[string]float64, error) {
 				op = strings.Trim(val, `"`)
 			}
 		}
-		out[op] += v
+		out[prefix+op] += v
 	}
 	return out, sc.Err()
 }
