@@ -153,7 +153,9 @@ func (r readsResult) line() string {
 		fmt.Fprintf(&steps, "API reads with %d finished jobs, 1 reader alone: %s (filling took %s for %d jobs, %.1f jobs/s)\n",
 			st.Finished, endpointsLine(st.Quiet), st.Fill.Round(time.Second), st.FillJobs, float64(st.FillJobs)/max(st.Fill.Seconds(), 0.001))
 	}
-	fmt.Fprintf(&steps, "filling the history to %d finished jobs: %d jobs in %s (%.1f jobs/s)\n", r.Finished, r.FillJobs, r.Fill.Round(time.Second), float64(r.FillJobs)/max(r.Fill.Seconds(), 0.001))
+	if r.FillJobs > 0 {
+		fmt.Fprintf(&steps, "filling the history to %d finished jobs: %d jobs in %s (%.1f jobs/s)\n", r.Finished, r.FillJobs, r.Fill.Round(time.Second), float64(r.FillJobs)/max(r.Fill.Seconds(), 0.001))
+	}
 	return steps.String() + fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
 		"API reads under load (%d jobs submitted meanwhile): %s; the service's goroutines waited for a CPU %s; peak RSS %s",
 		r.Finished, endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, strings.Join(rss, ", "))
