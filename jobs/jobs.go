@@ -158,6 +158,9 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 // before the Service is used.
 func (s *Service) FollowLocalRuns(l *LocalRuns) {
 	s.local = l
+	if l != nil {
+		l.onEnd = s.live.ended
+	}
 }
 
 // WatchTemporalDisk tells the service how to check the disk of an embedded

@@ -14,7 +14,7 @@ const (
 	// second, or many clients polling the same job, cost one describe per
 	// liveFresh, and nobody sees a status older than liveFresh plus one
 	// describe.
-	liveFresh = 50 * time.Millisecond
+	liveFresh = 20 * time.Millisecond
 	// liveRunTTL is how long a live job's run id is remembered. A describe
 	// naming the run is served from the history service's cache of the
 	// run; without it the server first looks the current run up in its
@@ -46,6 +46,11 @@ type liveEntry struct {
 	readAt   time.Time // when the describe behind job began
 	usedAt   time.Time
 	flight   *liveFlight // the describe in progress, if any
+	// ending is set once this process's worker has seen the job's
+	// workflow return: its close is due any moment, so every read asks
+	// Temporal until it shows (a client polling for the end sees it as
+	// soon as Temporal does).
+	ending bool
 }
 
 // liveFlight is one describe that concurrent readers share.
@@ -70,7 +75,7 @@ func (l *liveReads) get(ctx context.Context, id string, read readFunc) (*Job, er
 	now := l.now()
 	l.mu.Lock()
 	e := l.entry(id, now)
-	if e.job != nil && now.Sub(e.readAt) < liveFresh {
+	if e.job != nil && !e.ending && now.Sub(e.readAt) < liveFresh {
 		j := *e.job
 		l.mu.Unlock()
 		return &j, nil
@@ -230,6 +235,15 @@ func (l *liveReads) stale(id string) {
 	if e := l.entries[id]; e != nil {
 		e.readAt = time.Time{}
 		e.flight = nil // a describe begun before the wait is not joined either
+	}
+}
+
+// ended records that this process's worker saw job id's workflow return.
+func (l *liveReads) ended(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.entries[id]; e != nil {
+		e.ending, e.readAt, e.flight = true, time.Time{}, nil
 	}
 }
 

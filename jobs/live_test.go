@@ -129,3 +129,31 @@ func TestLiveReadsEvictTheLeastRecentlyRead(t *testing.T) {
 		t.Errorf("%d entries after eviction, want some but fewer than %d", n, liveMax)
 	}
 }
+
+func TestLiveReadsAskTemporalOnceTheLocalWorkflowReturned(t *testing.T) {
+	l := newLiveReads()
+	stopped := time.Now()
+	l.now = func() time.Time { return stopped }
+	calls := 0
+	read := func(ctx context.Context, runID string) (*Job, error) {
+		calls++
+		return &Job{ID: "job", Status: StatusRunning, runID: "run"}, nil
+	}
+	runs := NewLocalRuns()
+	runs.onEnd = l.ended
+	runs.begin("job")
+	for range 2 {
+		if _, err := l.get(context.Background(), "job", read); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs.end("job")
+	for range 2 {
+		if _, err := l.get(context.Background(), "job", read); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 3 {
+		t.Errorf("%d describes, want 1 while the workflow ran here and 1 per read after it returned (3)", calls)
+	}
+}
