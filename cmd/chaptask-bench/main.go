@@ -25,6 +25,18 @@
 //   - reference B, the raw work without Temporal: read the task, run
 //     /bin/sh -c "echo hi", persist the artifact, in the bench process.
 //
+//   - with -production, the production topology as well, in the same run:
+//     the bench builds the Temporal server from the go.temporal.io/server
+//     module in go.mod (cached), creates its databases and chaptask's on the
+//     PostgreSQL server of -database-url, starts it with -shards shards and
+//     the dynamic config of -dynamic-config (Temporal's defaults when
+//     empty), runs chaptask on both, and drops the databases at the end.
+//     Its rows are prefixed "production:"; their saturated rows add the
+//     Temporal server's CPU, the CPU of the PostgreSQL backends serving the
+//     bench's databases (from /proc, so the server must be local) and the
+//     total per job, and the notes give commits (pg_stat_database) and
+//     persistence requests by operation (the server's metrics) per job.
+//
 // Reading the table: "serial" columns are latencies of one job at a time
 // (nearest-rank percentiles after a warm-up); "saturated" columns are the
 // jobs completed per second of wall time with -clients jobs in flight and the
@@ -49,6 +61,9 @@
 //	    [-reference-saturated N] [-clients N] [-history N] [-max-concurrency N]
 //	    [-skip-references] [-database-url URL]
 //	    [-temporal-address HOST:PORT] [-workers N] [-binary PATH]
+//	    [-poll-every D] [-history-steps N,...]
+//	    [-production [-skip-embedded] [-dynamic-config FILE] [-shards N]
+//	     [-db-prefix P] [-port-base PORT] [-server-profile FILE]]
 package main
 
 import (
