@@ -10,18 +10,20 @@
 //     one GET ?wait= (echo only) or followed on the job's Server-Sent Events
 //     stream, for a shell task (echo hi) and a function task (calculate_sum).
 //     Saturated throughput is many clients each submitting an echo job and
-//     awaiting it before the next, once polling every 10 ms and once with
+//     awaiting it before the next, once polling every -poll-every (100 ms) and once with
 //     ?wait=; CPU per job is the chaptask processes' own CPU (utime+stime from
 //     /proc) over that phase, and separately the CPU of the shell commands
 //     they ran and reaped. API reads are timed with the history filled up to
 //     -history finished jobs, alone and while background clients keep
 //     submitting.
+//
 //   - reference A, the naive design: the same activities as chaptask run as
 //     three regular activities by a workflow of the bench's own, on an
 //     embedded server with Temporal's default dynamic config, started
 //     without eager start and awaited with the SDK, all inside the bench
 //     process; its CPU is the bench process's, server and worker included,
 //     the same layout as chaptask's embedded mode.
+//
 //   - reference B, the raw work without Temporal: read the task, run
 //     /bin/sh -c "echo hi", persist the artifact, in the bench process.
 //
