@@ -71,6 +71,9 @@ type config struct {
 	// RunAs is the user (name or uid, optionally :group) shell commands
 	// run as; empty runs them as the service's user.
 	RunAs string
+	// TemporalCompression is "none" or "gzip": how requests to an external
+	// Temporal server are compressed.
+	TemporalCompression string
 }
 
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
@@ -103,6 +106,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&seed, "seed-examples", env("CHAPTASK_SEED_EXAMPLES", "true"), "seed the example tasks into an empty database (CHAPTASK_SEED_EXAMPLES)")
 	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", ""), "host:port of a Temporal frontend; empty starts an embedded server (TEMPORAL_ADDRESS)")
 	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.TemporalCompression, "temporal-compression", env("CHAPTASK_TEMPORAL_COMPRESSION", "none"), "none or gzip: compression of requests to an external Temporal server; gzip only pays off over a slow link (CHAPTASK_TEMPORAL_COMPRESSION)")
 	fs.StringVar(&c.EmbeddedTemporalAddr, "embedded-temporal-addr", env("CHAPTASK_EMBEDDED_TEMPORAL_ADDR", "127.0.0.1:7233"), "gRPC address of the embedded Temporal server (CHAPTASK_EMBEDDED_TEMPORAL_ADDR)")
 	fs.StringVar(&c.EmbeddedUIAddr, "embedded-ui-addr", env("CHAPTASK_EMBEDDED_UI_ADDR", "127.0.0.1:8233"), "Temporal Web UI address of the embedded server; empty disables it (CHAPTASK_EMBEDDED_UI_ADDR)")
 	fs.StringVar(&retention, "embedded-retention", env("CHAPTASK_EMBEDDED_RETENTION", "720h"), "how long the embedded server keeps finished jobs (CHAPTASK_EMBEDDED_RETENTION)")
@@ -190,6 +194,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	c.APIKeys = splitKeys(getenv("CHAPTASK_API_KEYS"))
 	if c.TemporalNamespace == "" {
 		errs = append(errs, errors.New("temporal namespace must not be empty"))
+	}
+	if c.TemporalCompression != "none" && c.TemporalCompression != "gzip" {
+		errs = append(errs, fmt.Errorf("temporal compression %q: want none or gzip", c.TemporalCompression))
 	}
 	if c.TaskQueue == "" {
 		errs = append(errs, errors.New("task queue must not be empty"))

@@ -295,9 +295,10 @@ func connectTemporal(ctx context.Context, cfg config, startEmbedded StartEmbedde
 		Logger:         sdklog.NewStructuredLogger(slog.New(quietCancels{logger.Handler()}).With("component", "temporal-sdk")),
 		MetricsHandler: sdkMetrics,
 	})
-	if cfg.TemporalAddress == "" {
+	if cfg.TemporalAddress == "" || cfg.TemporalCompression == "none" {
 		// Compressing loopback traffic only burns CPU (about a tenth of it
-		// under load).
+		// under load); on a LAN too, chaptask's requests and answers are
+		// small protobufs (the SDK's default is gzip).
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
 	tc, err := client.DialContext(ctx, opts)

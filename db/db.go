@@ -74,8 +74,11 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*bu
 		// Timeouts in the URL win over the read/write timeout.
 		sqldb := sql.OpenDB(PostgresConnector(databaseURL, BusyWait,
 			pgdriver.WithTimeout(max(o.callTimeout, minReadWriteTimeout))))
-		sqldb.SetMaxOpenConns(16)
-		sqldb.SetMaxIdleConns(16)
+		// Eight cover the worker's writes and the API's reads on two
+		// cores; more only hold backends (and their memory) on a server
+		// that Temporal's stores and other services share.
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
 		bdb = bun.NewDB(sqldb, pgdialect.New())
 	case databaseURL == "":
 		if err := os.MkdirAll(dataDir, 0o750); err != nil {

@@ -104,6 +104,9 @@ type Service struct {
 	// artifact query and, for failed and canceled jobs, a history read.
 	closedRuns *terminalCache
 	local      *LocalRuns // nil when this process runs no worker
+	// live shares and remembers describes of live jobs (GET /jobs/{id}
+	// polled while a job runs).
+	live *liveReads
 	// lowDisk reports why the Temporal server's disk is too full, or
 	// nil; nil func when Temporal's store is not on a disk we watch.
 	lowDisk func() error
@@ -133,6 +136,7 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 		logger:     logger,
 		finished:   newTerminalCache(finishedCacheSize, finishedTTL),
 		closedRuns: newTerminalCache(finishedCacheSize, closedRunsTTL),
+		live:       newLiveReads(),
 	}
 }
 
@@ -141,6 +145,9 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 // before the Service is used.
 func (s *Service) FollowLocalRuns(l *LocalRuns) {
 	s.local = l
+	if l != nil {
+		l.onEnd = s.live.ended
+	}
 }
 
 // WatchTemporalDisk tells the service how to check the disk of an embedded
@@ -296,7 +303,10 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 	if req.rerunOf != "" {
 		opts.Memo = map[string]any{memoRerunOf: req.rerunOf}
 	}
-	_, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, req.input)
+	run, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, req.input)
+	if err == nil {
+		s.live.started(req.jobID, run.GetRunID())
+	}
 	return err
 }
 
@@ -305,14 +315,24 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 // retries.
 const callTimeout = 5 * time.Second
 
-// Get returns the job's current record.
+// Get returns the job's current record. A live job's record is at most
+// about liveFresh old and never earlier than one this process answered
+// before (liveReads).
 func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	if job, ok := s.finished.get(id, time.Now()); ok {
 		return job, nil
 	}
+	return s.live.get(ctx, id, func(ctx context.Context, runID string) (*Job, error) {
+		return s.describe(ctx, id, runID)
+	})
+}
+
+// describe reads the job's record from Temporal: of run runID, or of the
+// current run when runID is empty.
+func (s *Service) describe(ctx context.Context, id, runID string) (*Job, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	desc, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := s.client.DescribeWorkflowExecution(ctx, id, runID)
 	if err != nil {
 		return nil, s.wrap(err, "describe job %s", id)
 	}
@@ -422,6 +442,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return s.Cancel(ctx, id)
 	}
 	s.finished.forget(id)
+	s.live.forget(id)
 	delCtx, cancel := context.WithTimeout(ctx, callTimeout)
 	_, err = s.client.WorkflowService().DeleteWorkflowExecution(delCtx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace:         s.namespace,

@@ -23,6 +23,9 @@ type LocalRuns struct {
 	mu      sync.Mutex
 	running map[string]int // job id → executions in progress here (a replay may overlap an eviction)
 	waiters map[string]map[chan struct{}]struct{}
+	// onEnd, when set (FollowLocalRuns), hears of every job whose workflow
+	// returned here.
+	onEnd func(id string)
 }
 
 // NewLocalRuns returns an empty LocalRuns; register its WorkerInterceptor on
@@ -92,6 +95,9 @@ func (l *LocalRuns) end(id string) {
 		close(ch)
 	}
 	delete(l.waiters, id)
+	if l.onEnd != nil {
+		l.onEnd(id)
+	}
 }
 
 type localRunsInterceptor struct {

@@ -85,6 +85,9 @@ func (s *Service) Wait(ctx context.Context, id string) (*Job, error) {
 // long-poll Temporal for the close event, which by then is the job's next
 // event.
 func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}) {
+	// The caller re-reads the job next: from Temporal, not from a describe
+	// made before the wait.
+	defer s.live.stale(id)
 	if s.local.runsHere(id) {
 		slice := time.NewTimer(closeWaitSlice)
 		defer slice.Stop()
@@ -103,7 +106,8 @@ func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}
 func (s *Service) waitClose(ctx context.Context, id string, d time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	iter := s.client.GetWorkflowHistory(ctx, id, "", true, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	// Naming the run spares the server a look-up of the current one.
+	iter := s.client.GetWorkflowHistory(ctx, id, s.live.runOf(id), true, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
 	if iter.HasNext() {
 		_, _ = iter.Next() // a timeout is the expected way out; the caller re-reads the job
 	}

@@ -15,7 +15,6 @@ import (
 // many clients poll at once.
 const (
 	serialPollEvery     = time.Millisecond
-	saturatedPollEvery  = 10 * time.Millisecond
 	backgroundPollEvery = 10 * time.Millisecond
 )
 
@@ -35,23 +34,28 @@ type chaptaskResult struct {
 	Notes []string
 }
 
+// topology is where one measurement of chaptask runs.
+type topology struct {
+	// Label prefixes the rows ("" for the first, compared with the
+	// references).
+	Label        string
+	DatabaseURL  string
+	TemporalAddr string
+	// Cluster is the Temporal server the bench started, whose CPU and
+	// PostgreSQL backends count towards each job; nil otherwise.
+	Cluster *cluster
+}
+
 // measureChaptask starts chaptask as configured and measures it through its
 // HTTP API: serial latency of both tasks (polling and streaming), saturated
 // throughput of echo jobs, then API reads with a full history.
-func measureChaptask(ctx context.Context, cfg config, dir string, environ []string, prog *progress) (res chaptaskResult, err error) {
-	binary := cfg.Binary
-	if binary == "" {
-		prog.begin("building chaptask")
-		if binary, err = buildChaptask(ctx, dir, environ, prog); err != nil {
-			return res, err
-		}
-	}
-	prog.begin("starting chaptask (%d process(es))", cfg.Workers)
+func measureChaptask(ctx context.Context, cfg config, top topology, binary, dir string, environ []string, prog *progress) (res chaptaskResult, err error) {
+	prog.begin("%sstarting chaptask (%d process(es))", top.Label, cfg.Workers)
 	svc, err := startService(ctx, serviceConfig{
 		Binary:          binary,
-		DataDir:         filepath.Join(dir, "chaptask-data"),
-		DatabaseURL:     cfg.DatabaseURL,
-		TemporalAddress: cfg.TemporalAddr,
+		DataDir:         filepath.Join(dir, "chaptask-data"+strings.TrimSuffix(strings.ReplaceAll(top.Label, " ", ""), ":")),
+		DatabaseURL:     top.DatabaseURL,
+		TemporalAddress: top.TemporalAddr,
 		TaskQueue:       "chaptask-bench-" + strings.ToLower(db.NewID()),
 		MaxConcurrency:  cfg.MaxConcurrency,
 		Workers:         cfg.Workers,
@@ -66,7 +70,7 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 			err = errors.Join(err, fmt.Errorf("stop chaptask: %w", stopErr))
 		}
 		if n := svc.logLines(); n > 0 {
-			res.Notes = append(res.Notes, fmt.Sprintf("chaptask wrote %d log line(s) at warn level or above (the first are in the progress output)", n))
+			res.Notes = append(res.Notes, fmt.Sprintf(top.Label+"chaptask wrote %d log line(s) at warn level or above (the first are in the progress output)", n))
 		}
 	}()
 	prog.logf("chaptask serves %s (Temporal frontend %s)", svc.BaseURL, svc.Frontend)
@@ -111,15 +115,22 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 		res.Notes = appendUnexpected(res.Notes, s.design+" serial", p)
 	}
 
-	prog.begin("chaptask echo: saturated, %d jobs from %d clients", cfg.Saturated, cfg.Clients)
+	prog.begin("%schaptask echo: saturated, %d jobs from %d clients polling every %s", top.Label, cfg.Saturated, cfg.Clients, cfg.PollEvery)
 	pollsBefore := api.polls.Load()
 	cpuBefore, err := svc.cpuEach()
 	if err != nil {
 		return res, err
 	}
-	sat, err := runSaturated(ctx, cfg.Saturated, cfg.Clients, pollJob(api, echoID, saturatedPollEvery), svc.cpu, prog)
+	costBefore, err := top.Cluster.costs(ctx)
+	if err != nil {
+		return res, err
+	}
+	sat, err := runSaturated(ctx, cfg.Saturated, cfg.Clients, pollJob(api, echoID, cfg.PollEvery), svc.cpu, prog)
 	if err != nil {
 		return res, fmt.Errorf("chaptask saturated: %w", err)
+	}
+	if sat.Cluster, err = top.Cluster.costsSince(ctx, costBefore, len(sat.Latencies)); err != nil {
+		return res, err
 	}
 	res.Rows[0].Saturated = &sat // the primary row
 	if cfg.Workers > 1 {
@@ -134,7 +145,7 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 		}
 		res.Notes = append(res.Notes, "chaptask saturated: CPU by process: "+strings.Join(split, ", "))
 	}
-	if cfg.DatabaseURL != "" {
+	if top.DatabaseURL != "" && top.Cluster == nil {
 		res.Notes = append(res.Notes, "CPU per job leaves out the PostgreSQL server's CPU (see the machine's)")
 	}
 	res.Notes = appendUnexpected(res.Notes, "chaptask saturated", sat)
@@ -144,20 +155,45 @@ func measureChaptask(ctx context.Context, cfg config, dir string, environ []stri
 	// The same load from clients that long-poll with ?wait= instead of
 	// polling every 10 ms: what the service costs without the clients'
 	// polling on top.
-	prog.begin("chaptask echo: saturated with ?wait=, %d jobs from %d clients", cfg.Saturated, cfg.Clients)
+	prog.begin("%schaptask echo: saturated with ?wait=, %d jobs from %d clients", top.Label, cfg.Saturated, cfg.Clients)
 	pollsBefore = api.polls.Load()
+	if costBefore, err = top.Cluster.costs(ctx); err != nil {
+		return res, err
+	}
+	stopProfile := top.Cluster.profile(ctx, cfg.ServerProfile, prog)
 	waited, err := runSaturated(ctx, cfg.Saturated, cfg.Clients, waitJob(api, echoID), svc.cpu, prog)
+	stopProfile()
 	if err != nil {
 		return res, fmt.Errorf("chaptask saturated with ?wait=: %w", err)
+	}
+	if waited.Cluster, err = top.Cluster.costsSince(ctx, costBefore, len(waited.Latencies)); err != nil {
+		return res, err
 	}
 	res.Rows[1].Saturated = &waited // the ?wait= row
 	res.Notes = appendUnexpected(res.Notes, "chaptask saturated with ?wait=", waited)
 	res.Notes = append(res.Notes, saturatedNote("chaptask with ?wait=", waited, cfg.Clients)+
 		fmt.Sprintf(" (%.1f requests per job)", float64(api.polls.Load()-pollsBefore)/float64(len(waited.Latencies))))
 
+	if sat.Cluster != nil && waited.Cluster != nil {
+		res.Notes = append(res.Notes, sat.Cluster.note("chaptask saturated polling"), waited.Cluster.note("chaptask saturated with ?wait="))
+	}
+
 	res.Reads, err = measureReads(ctx, cfg, api, svc, echoID, baseline, prog)
 	if err != nil {
 		return res, err
+	}
+	for i := range res.Rows {
+		res.Rows[i].Design = top.Label + res.Rows[i].Design
+	}
+	for i, n := range res.Notes {
+		if !strings.HasPrefix(n, top.Label) {
+			res.Notes[i] = top.Label + n
+		}
+	}
+	if top.Cluster != nil {
+		if err := top.Cluster.alive(); err != nil {
+			return res, err
+		}
 	}
 	return res, svc.alive()
 }

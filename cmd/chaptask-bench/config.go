@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +20,7 @@ type config struct {
 	RefSaturated   int           // jobs of each reference's saturated measurement
 	Clients        int           // concurrent clients of the saturated measurements
 	History        int           // finished jobs that exist before API reads are timed
+	HistorySteps   []int         // smaller histories at which the quiet reads are timed too
 	Reads          int           // requests per endpoint in the read test
 	ReadBudget     time.Duration // time after which an endpoint's reads stop short of Reads
 	Readers        int           // concurrent readers in the read test
@@ -30,6 +32,19 @@ type config struct {
 	DatabaseURL    string
 	TemporalAddr   string
 	Binary         string
+	// PollEvery is how often the saturated polling clients read their job.
+	PollEvery time.Duration
+	// Production adds the production topology: a Temporal server on
+	// PostgreSQL built by the bench, with chaptask on PostgreSQL.
+	Production    bool
+	SkipEmbedded  bool   // with Production: measure the production topology only
+	DBPrefix      string // prefix of the databases Production creates
+	PortBase      int    // first of the Temporal server's 11 ports; 0 picks free ones
+	Shards        int    // numHistoryShards of the Temporal server
+	DynamicConfig string // the Temporal server's dynamic config file; empty is Temporal's defaults
+	// ServerProfile, when set, is where a CPU profile of the Temporal
+	// server is written, taken during the production ?wait= saturated run.
+	ServerProfile string
 }
 
 // counts are the figures -quick changes, unless set explicitly.
@@ -62,6 +77,15 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL server to use (a throwaway schema is created and dropped); empty uses SQLite")
 	fs.StringVar(&cfg.TemporalAddr, "temporal-address", "", "external Temporal frontend host:port; empty uses chaptask's embedded server")
 	fs.StringVar(&cfg.Binary, "binary", "", "chaptask binary to run; empty builds ./cmd/chaptask")
+	fs.DurationVar(&cfg.PollEvery, "poll-every", 100*time.Millisecond, "how often each saturated polling client reads its job (chapkit's clients poll every 0.1 s)")
+	steps := fs.String("history-steps", "", "comma-separated smaller history sizes (e.g. 1000) at which the 1-reader reads are timed too, on the way to -history")
+	fs.BoolVar(&cfg.Production, "production", false, "also measure the production topology: build and start a Temporal server on the PostgreSQL server of -database-url (which must name a database the bench may create databases from), chaptask on PostgreSQL")
+	fs.BoolVar(&cfg.SkipEmbedded, "skip-embedded", false, "with -production: measure the production topology only")
+	fs.StringVar(&cfg.DBPrefix, "db-prefix", "chaptask_bench", "with -production: prefix of the databases created (and dropped at the end)")
+	fs.IntVar(&cfg.PortBase, "port-base", 0, "with -production: first of 11 consecutive ports of the Temporal server; 0 picks free ports")
+	fs.IntVar(&cfg.Shards, "shards", 4, "with -production: numHistoryShards of the Temporal server")
+	fs.StringVar(&cfg.DynamicConfig, "dynamic-config", "", "with -production: the Temporal server's dynamic config file, e.g. deploy/temporal/dynamicconfig.yaml; empty runs Temporal's defaults")
+	fs.StringVar(&cfg.ServerProfile, "server-profile", "", "with -production: write a 20 s CPU profile of the Temporal server, taken during the ?wait= saturated run, to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cfg, err
 	}
@@ -101,6 +125,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		{"history", cfg.History, 0},
 		{"max-concurrency", cfg.MaxConcurrency, 1},
 		{"workers", cfg.Workers, 1},
+		{"shards", cfg.Shards, 1},
 	} {
 		if v.val < v.min {
 			errs = append(errs, fmt.Errorf("-%s must be at least %d, got %d", v.name, v.min, v.val))
@@ -108,6 +133,31 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("-database-url must be a postgres:// URL"))
+	}
+	if *steps != "" {
+		for _, f := range strings.Split(*steps, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n >= cfg.History || (len(cfg.HistorySteps) > 0 && n <= cfg.HistorySteps[len(cfg.HistorySteps)-1]) {
+				errs = append(errs, fmt.Errorf("-history-steps: %q: want increasing counts below -history (%d)", f, cfg.History))
+				break
+			}
+			cfg.HistorySteps = append(cfg.HistorySteps, n)
+		}
+	}
+	if cfg.Production && cfg.DatabaseURL == "" {
+		errs = append(errs, errors.New("-production needs -database-url (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)"))
+	}
+	if cfg.Production && cfg.TemporalAddr != "" {
+		errs = append(errs, errors.New("-production starts its own Temporal server: drop -temporal-address"))
+	}
+	if cfg.SkipEmbedded && !cfg.Production {
+		errs = append(errs, errors.New("-skip-embedded needs -production"))
+	}
+	if cfg.PollEvery <= 0 {
+		errs = append(errs, errors.New("-poll-every must be positive"))
+	}
+	if strings.Trim(cfg.DBPrefix, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" || cfg.DBPrefix == "" {
+		errs = append(errs, errors.New("-db-prefix must be lower-case letters, digits and underscores"))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -122,11 +172,21 @@ func (c config) describe() string {
 	if c.DatabaseURL != "" {
 		database = "PostgreSQL"
 	}
+	if c.Production {
+		dyn := c.DynamicConfig
+		if dyn == "" {
+			dyn = "Temporal's defaults"
+		}
+		temporal, database = "embedded Temporal + SQLite, then production topology", fmt.Sprintf("(Temporal server on PostgreSQL, %d shards, dynamic config %s; chaptask on PostgreSQL)", c.Shards, dyn)
+		if c.SkipEmbedded {
+			temporal = "production topology"
+		}
+	}
 	refs := fmt.Sprintf("references %d", c.RefSaturated)
 	if c.SkipReferences {
 		refs = "references skipped"
 	}
-	return fmt.Sprintf("%s + %s | %d chaptask process(es) with a worker | max concurrency %d | serial %d jobs (+%d warm-up) | saturated %d jobs (%s), %d clients | history %d | reads %d/endpoint (at most %s), %d readers, %d submitters | %s %s/%s | %d CPUs",
-		temporal, database, c.Workers, c.MaxConcurrency, c.Serial, c.Warmup, c.Saturated, refs, c.Clients,
+	return fmt.Sprintf("%s + %s | %d chaptask process(es) with a worker | max concurrency %d | serial %d jobs (+%d warm-up) | saturated %d jobs (%s), %d clients polling every %s or waiting | history %d | reads %d/endpoint (at most %s), %d readers, %d submitters | %s %s/%s | %d CPUs",
+		temporal, database, c.Workers, c.MaxConcurrency, c.Serial, c.Warmup, c.Saturated, refs, c.Clients, c.PollEvery,
 		c.History, c.Reads, c.ReadBudget, c.Readers, c.Submitters, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 }

@@ -30,6 +30,9 @@ type phase struct {
 	// Machine is the CPU time every process of the machine spent during
 	// a saturated run: the design, the bench's clients and anything else.
 	Machine time.Duration
+	// Cluster is the Temporal server's and PostgreSQL's share, per job,
+	// when the bench runs the server (the production topology).
+	Cluster *clusterCost
 }
 
 // perJob divides the phase's CPU times by its number of jobs.

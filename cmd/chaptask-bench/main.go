@@ -10,20 +10,34 @@
 //     one GET ?wait= (echo only) or followed on the job's Server-Sent Events
 //     stream, for a shell task (echo hi) and a function task (calculate_sum).
 //     Saturated throughput is many clients each submitting an echo job and
-//     awaiting it before the next, once polling every 10 ms and once with
+//     awaiting it before the next, once polling every -poll-every (100 ms) and once with
 //     ?wait=; CPU per job is the chaptask processes' own CPU (utime+stime from
 //     /proc) over that phase, and separately the CPU of the shell commands
 //     they ran and reaped. API reads are timed with the history filled up to
 //     -history finished jobs, alone and while background clients keep
 //     submitting.
+//
 //   - reference A, the naive design: the same activities as chaptask run as
 //     three regular activities by a workflow of the bench's own, on an
 //     embedded server with Temporal's default dynamic config, started
 //     without eager start and awaited with the SDK, all inside the bench
 //     process; its CPU is the bench process's, server and worker included,
 //     the same layout as chaptask's embedded mode.
+//
 //   - reference B, the raw work without Temporal: read the task, run
 //     /bin/sh -c "echo hi", persist the artifact, in the bench process.
+//
+//   - with -production, the production topology as well, in the same run:
+//     the bench builds the Temporal server from the go.temporal.io/server
+//     module in go.mod (cached), creates its databases and chaptask's on the
+//     PostgreSQL server of -database-url, starts it with -shards shards and
+//     the dynamic config of -dynamic-config (Temporal's defaults when
+//     empty), runs chaptask on both, and drops the databases at the end.
+//     Its rows are prefixed "production:"; their saturated rows add the
+//     Temporal server's CPU, the CPU of the PostgreSQL backends serving the
+//     bench's databases (from /proc, so the server must be local) and the
+//     total per job, and the notes give commits (pg_stat_database) and
+//     persistence requests by operation (the server's metrics) per job.
 //
 // Reading the table: "serial" columns are latencies of one job at a time
 // (nearest-rank percentiles after a warm-up); "saturated" columns are the
@@ -49,6 +63,9 @@
 //	    [-reference-saturated N] [-clients N] [-history N] [-max-concurrency N]
 //	    [-skip-references] [-database-url URL]
 //	    [-temporal-address HOST:PORT] [-workers N] [-binary PATH]
+//	    [-poll-every D] [-history-steps N,...]
+//	    [-production [-skip-embedded] [-dynamic-config FILE] [-shards N]
+//	     [-db-prefix P] [-port-base PORT] [-server-profile FILE]]
 package main
 
 import (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,13 @@ const (
 // readsResult is the API read test.
 type readsResult struct {
 	Finished int // completed jobs when the reads began
+	// Steps are the quiet reads at each -history-steps count below
+	// Finished, smallest first: how the cost grows with the history.
+	Steps []historyStep
+	// Fill and FillJobs: how long filling the history took (after the
+	// last step), for how many jobs.
+	Fill     time.Duration
+	FillJobs int
 	// Quiet are the reads from one reader with nothing else running: the
 	// time the service needs to answer.
 	Quiet []endpointResult
@@ -38,6 +46,16 @@ type readsResult struct {
 	LoadErr error
 }
 
+// historyStep is the quiet read test at one size of the history.
+type historyStep struct {
+	Finished int
+	Quiet    []endpointResult
+	// Fill is how long submitting and completing the jobs up to this step
+	// took.
+	Fill     time.Duration
+	FillJobs int
+}
+
 // endpointResult is the latency of one endpoint.
 type endpointResult struct {
 	Name      string
@@ -52,41 +70,57 @@ type endpointResult struct {
 // submitting echo jobs of taskID.
 func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service, taskID string, baseline int, prog *progress) (readsResult, error) {
 	var res readsResult
-	if need := cfg.History - baseline - int(api.submitted.Load()); need > 0 {
-		prog.begin("filling the history: submitting %d echo jobs from %d clients", need, cfg.TopUpClients)
-		if err := submitMany(ctx, api, taskID, need, cfg.TopUpClients, prog); err != nil {
-			return res, fmt.Errorf("fill history: %w", err)
+	var endpoints []struct{ name, path string }
+	quiet := func() ([]endpointResult, error) {
+		var out []endpointResult
+		for _, e := range endpoints {
+			prog.begin("%s: %d reads from 1 reader (at most %s), nothing else running", e.name, cfg.Reads, cfg.ReadBudget)
+			r, err := readEndpoint(ctx, api, e.path, cfg.Reads, 1, cfg.ReadBudget)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", e.name, err)
+			}
+			r.Name = e.name
+			out = append(out, r)
 		}
+		return out, nil
 	}
-	target := baseline + int(api.submitted.Load())
-	prog.begin("waiting until the API reports %d completed jobs", target)
-	finished, err := awaitCompleted(ctx, api, target, prog)
-	if err != nil {
-		return res, err
-	}
-	res.Finished = finished
-	_, jobID, err := api.jobsPage(ctx, "completed")
-	if err != nil {
-		return res, err
-	}
-	if err := svc.alive(); err != nil {
-		return res, err
-	}
-
-	endpoints := []struct{ name, path string }{
-		{"GET /tasks/{id}", "/api/v1/tasks/" + taskID},
-		{"GET /jobs/{id}", "/api/v1/jobs/" + jobID},
-		{"GET /jobs?page=1&size=50", "/api/v1/jobs?page=1&size=50"},
-	}
-	for _, e := range endpoints {
-		prog.begin("%s: %d reads from 1 reader (at most %s), nothing else running", e.name, cfg.Reads, cfg.ReadBudget)
-		r, err := readEndpoint(ctx, api, e.path, cfg.Reads, 1, cfg.ReadBudget)
+	for _, step := range append(slices.Clone(cfg.HistorySteps), cfg.History) {
+		began := time.Now()
+		submittedBefore := api.submitted.Load()
+		if need := step - baseline - int(api.submitted.Load()); need > 0 {
+			prog.begin("filling the history: submitting %d echo jobs from %d clients", need, cfg.TopUpClients)
+			if err := submitMany(ctx, api, taskID, need, cfg.TopUpClients, prog); err != nil {
+				return res, fmt.Errorf("fill history: %w", err)
+			}
+		}
+		target := baseline + int(api.submitted.Load())
+		prog.begin("waiting until the API reports %d completed jobs", target)
+		finished, err := awaitCompleted(ctx, api, target, prog)
 		if err != nil {
-			return res, fmt.Errorf("%s: %w", e.name, err)
+			return res, err
 		}
-		r.Name = e.name
-		res.Quiet = append(res.Quiet, r)
+		fill, fillJobs := time.Since(began), int(api.submitted.Load()-submittedBefore)
+		res.Finished = finished
+		_, jobID, err := api.jobsPage(ctx, "completed")
+		if err != nil {
+			return res, err
+		}
+		if err := svc.alive(); err != nil {
+			return res, err
+		}
+		endpoints = []struct{ name, path string }{
+			{"GET /tasks/{id}", "/api/v1/tasks/" + taskID},
+			{"GET /jobs/{id}", "/api/v1/jobs/" + jobID},
+			{"GET /jobs?page=1&size=50", "/api/v1/jobs?page=1&size=50"},
+		}
+		q, err := quiet()
+		if err != nil {
+			return res, err
+		}
+		res.Steps = append(res.Steps, historyStep{Finished: finished, Quiet: q, Fill: fill, FillJobs: fillJobs})
 	}
+	last := res.Steps[len(res.Steps)-1]
+	res.Quiet, res.Fill, res.FillJobs, res.Steps = last.Quiet, last.Fill, last.FillJobs, res.Steps[:len(res.Steps)-1]
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var (

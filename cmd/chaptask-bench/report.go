@@ -25,7 +25,7 @@ type row struct {
 type report struct {
 	Config  string
 	Rows    []row
-	Reads   *readsResult
+	Reads   []labeledReads
 	Notes   []string
 	Elapsed time.Duration
 }
@@ -36,20 +36,23 @@ func (r report) write(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaptask-bench: %s\n\n", r.Config)
 
-	cells := [][]string{{"design", "serial p50 ms", "p95 ms", "p99 ms", "|", "saturated jobs/s", "CPU ms/job", "shell CPU ms/job"}}
+	cells := [][]string{{"design", "serial p50 ms", "p95 ms", "p99 ms", "|", "saturated jobs/s", "CPU ms/job", "shell CPU ms/job", "|", "server CPU ms/job", "PG CPU ms/job", "total CPU ms/job"}}
 	for _, row := range r.Rows {
 		measured := row.Serial.N > 0
-		cells = append(cells, []string{row.Design,
+		cells = append(cells, append([]string{row.Design,
 			msNumber(row.Serial.P50, measured), msNumber(row.Serial.P95, measured), msNumber(row.Serial.P99, measured),
-			"|", jobsPerSecond(row.Saturated), cpuPerJob(row.Saturated, false), cpuPerJob(row.Saturated, true)})
+			"|", jobsPerSecond(row.Saturated), cpuPerJob(row.Saturated, false), cpuPerJob(row.Saturated, true), "|"},
+			clusterCPU(row.Saturated)...))
 	}
 	b.WriteString(formatTable(cells))
 
 	if line := r.ratios(); line != "" {
 		b.WriteString(line + "\n")
 	}
-	if r.Reads != nil {
-		b.WriteString(r.Reads.line() + "\n")
+	for _, reads := range r.Reads {
+		for _, l := range strings.Split(reads.line(), "\n") {
+			b.WriteString(reads.Label + l + "\n")
+		}
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("notes:\n")
@@ -145,7 +148,15 @@ func (r readsResult) line() string {
 		sched = fmt.Sprintf("longer than %s ms in %.1f %% of wake-ups (p99 between %s and %s ms)",
 			boundMs(bound), share*100, boundMs(lo), boundMs(hi))
 	}
-	return fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
+	var steps strings.Builder
+	for _, st := range r.Steps {
+		fmt.Fprintf(&steps, "API reads with %d finished jobs, 1 reader alone: %s (filling took %s for %d jobs, %.1f jobs/s)\n",
+			st.Finished, endpointsLine(st.Quiet), st.Fill.Round(time.Second), st.FillJobs, float64(st.FillJobs)/max(st.Fill.Seconds(), 0.001))
+	}
+	if r.FillJobs > 0 {
+		fmt.Fprintf(&steps, "filling the history to %d finished jobs: %d jobs in %s (%.1f jobs/s)\n", r.Finished, r.FillJobs, r.Fill.Round(time.Second), float64(r.FillJobs)/max(r.Fill.Seconds(), 0.001))
+	}
+	return steps.String() + fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
 		"API reads under load (%d jobs submitted meanwhile): %s; the service's goroutines waited for a CPU %s; peak RSS %s",
 		r.Finished, endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, strings.Join(rss, ", "))
 }
@@ -217,6 +228,24 @@ func cpuPerJob(p *phase, children bool) string {
 		return msNumber(c.Children, true)
 	}
 	return msNumber(c.Self, true)
+}
+
+// clusterCPU is the Temporal server's, PostgreSQL's and the total CPU per
+// job (chaptask, its shells, the server and PostgreSQL), "-" where the
+// bench does not run the server.
+func clusterCPU(p *phase) []string {
+	if p == nil || p.Cluster == nil {
+		return []string{"-", "-", "-"}
+	}
+	own := p.perJob()
+	c := p.Cluster
+	return []string{msNumber(c.ServerCPU, true), msNumber(c.PGCPU, true), msNumber(own.Self+own.Children+c.ServerCPU+c.PGCPU, true)}
+}
+
+// labeledReads is the read test of one topology.
+type labeledReads struct {
+	Label string
+	readsResult
 }
 
 // msNumber formats d in milliseconds without unit, "-" when !ok.

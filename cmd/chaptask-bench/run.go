@@ -31,27 +31,53 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 	}()
 
-	if cfg.DatabaseURL != "" {
-		// From here on DatabaseURL names the throwaway schema, which both
-		// chaptask and the references use.
-		url, drop, err := createSchema(ctx, cfg.DatabaseURL)
+	var topologies []topology
+	if cfg.Production {
+		prog.begin("starting the production topology")
+		c, err := startCluster(ctx, cfg, dir, environ, prog)
 		if err != nil {
 			return err
 		}
-		defer func() { err = errors.Join(err, drop()) }()
-		cfg.DatabaseURL = url
+		defer func() { err = errors.Join(err, c.stop()) }()
+		if !cfg.SkipEmbedded {
+			topologies = append(topologies, topology{})
+		}
+		topologies = append(topologies, topology{Label: "production: ", DatabaseURL: c.AppURL, TemporalAddr: c.Frontend, Cluster: c})
+		// The references keep to the embedded default's SQLite.
+		cfg.DatabaseURL = ""
+	} else {
+		if cfg.DatabaseURL != "" {
+			// From here on DatabaseURL names the throwaway schema, which both
+			// chaptask and the references use.
+			url, drop, err := createSchema(ctx, cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer func() { err = errors.Join(err, drop()) }()
+			cfg.DatabaseURL = url
+		}
+		topologies = append(topologies, topology{DatabaseURL: cfg.DatabaseURL, TemporalAddr: cfg.TemporalAddr})
 	}
 
-	rep := report{Config: cfg.describe()}
-	chaptask, err := measureChaptask(ctx, cfg, dir, environ, prog)
-	if err != nil {
-		return err
+	binary := cfg.Binary
+	if binary == "" {
+		prog.begin("building chaptask")
+		if binary, err = buildChaptask(ctx, dir, environ, prog); err != nil {
+			return err
+		}
 	}
-	rep.Rows = append(rep.Rows, chaptask.Rows...)
-	rep.Reads = &chaptask.Reads
-	rep.Notes = append(rep.Notes, chaptask.Notes...)
-	if chaptask.Reads.LoadErr != nil {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("a background client failed during the read test: %v", chaptask.Reads.LoadErr))
+	rep := report{Config: cfg.describe()}
+	for _, top := range topologies {
+		chaptask, err := measureChaptask(ctx, cfg, top, binary, dir, environ, prog)
+		if err != nil {
+			return err
+		}
+		rep.Rows = append(rep.Rows, chaptask.Rows...)
+		rep.Reads = append(rep.Reads, labeledReads{Label: top.Label, readsResult: chaptask.Reads})
+		rep.Notes = append(rep.Notes, chaptask.Notes...)
+		if chaptask.Reads.LoadErr != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%sa background client failed during the read test: %v", top.Label, chaptask.Reads.LoadErr))
+		}
 	}
 
 	if !cfg.SkipReferences {

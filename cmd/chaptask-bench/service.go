@@ -219,11 +219,11 @@ type process struct {
 // startProcess starts binary with env. Lines it prints to stdout that start
 // with "chaptask: " are sent on the returned channel (those beyond its
 // buffer are dropped); stderr is counted and its first lines are echoed.
-func startProcess(name, binary string, env []string, prog *progress) (*process, <-chan string, error) {
+func startProcess(name, binary string, env []string, prog *progress, args ...string) (*process, <-chan string, error) {
 	ready := make(chan string, 8)
 	p := &process{
 		name:   name,
-		cmd:    exec.Command(binary),
+		cmd:    exec.Command(binary, args...),
 		logs:   &logTail{name: name, prog: prog},
 		exited: make(chan struct{}),
 	}
