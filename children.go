@@ -20,10 +20,11 @@ import (
 // keeps a jobs.Service of its own, so a worker-only process can run
 // functions that start child jobs; it follows the jobs this worker runs, so
 // waiting for a child that runs here needs no round trip to Temporal.
-func childJobs(w worker.Worker, cfg config, tc client.Client, bdb *bun.DB, local *jobs.LocalRuns, logger *slog.Logger) func(context.Context, activities.JobScope) []any {
+func childJobs(w worker.Worker, cfg config, tc client.Client, bdb *bun.DB, local *jobs.LocalRuns, slots jobs.SlotLender, logger *slog.Logger) func(context.Context, activities.JobScope) []any {
 	js := jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger)
 	js.FollowLocalRuns(local)
 	js.LinkConsole(cfg.consoleURL())
+	js.LendSlotsWhileWaiting(slots)
 	w.RegisterActivityWithOptions(js.CancelChildren, activity.RegisterOptions{Name: workflows.CancelChildrenActivity})
 	return func(_ context.Context, scope activities.JobScope) []any {
 		return []any{js.ChildrenOf(scope, domain.Policy{ShellDisabled: !cfg.ShellEnabled})}

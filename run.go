@@ -317,13 +317,14 @@ func connectTemporal(ctx context.Context, cfg config, startEmbedded StartEmbedde
 }
 
 func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, local *jobs.LocalRuns, logger *slog.Logger, getenv func(string) string, runAs *activities.RunAs) worker.Worker {
+	slots := newRunSlots(cfg.MaxConcurrency)
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
-		Interceptors:                       []interceptor.WorkerInterceptor{local.WorkerInterceptor()},
-		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrency,
-		MaxConcurrentActivityTaskPollers:   activityPollers(cfg.MaxConcurrency),
-		DefaultHeartbeatThrottleInterval:   heartbeatThrottle,
-		MaxHeartbeatThrottleInterval:       heartbeatThrottle,
-		WorkerStopTimeout:                  10 * time.Second,
+		Interceptors:                     []interceptor.WorkerInterceptor{local.WorkerInterceptor()},
+		Tuner:                            workerTuner(slots),
+		MaxConcurrentActivityTaskPollers: activityPollers(cfg.MaxConcurrency),
+		DefaultHeartbeatThrottleInterval: heartbeatThrottle,
+		MaxHeartbeatThrottleInterval:     heartbeatThrottle,
+		WorkerStopTimeout:                10 * time.Second,
 	})
 	w.RegisterWorkflowWithOptions(workflows.ExecuteTask, workflow.RegisterOptions{Name: workflows.ExecuteTaskWorkflow})
 	acts := &activities.Activities{
@@ -335,7 +336,7 @@ func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry
 		MaxOutputBytes: cfg.MaxOutputBytes,
 		ShellDisabled:  !cfg.ShellEnabled,
 		Metrics:        m,
-		JobInjectables: childJobs(w, cfg, tc, bdb, local, logger),
+		JobInjectables: childJobs(w, cfg, tc, bdb, local, slots, logger),
 	}
 	acts.Register(w)
 	return w

@@ -78,8 +78,9 @@ type Children struct {
 	scope  activities.JobScope
 	policy domain.Policy
 
-	mu       sync.Mutex // guards reserved
+	mu       sync.Mutex // guards reserved and waits
 	reserved bool
+	waits    int // Waits in progress (a function may wait from several goroutines)
 }
 
 // ChildrenOf returns the Children of the job run that scope describes,
@@ -179,6 +180,8 @@ func (c *Children) reserve(ctx context.Context) error {
 // waits, so a canceled parent stops waiting at once (Wait returns ctx's
 // error) and a dead worker's retry waits again for the same children.
 func (c *Children) Wait(ctx context.Context, ids ...string) ([]*Job, error) {
+	c.startWaiting()
+	defer c.stopWaiting()
 	done := make([]*Job, 0, len(ids))
 	for _, id := range ids {
 		job, err := c.jobs.Wait(ctx, id)
@@ -262,4 +265,39 @@ func (s *Service) CancelChildren(ctx context.Context, in workflows.CancelChildre
 		s.logger.InfoContext(ctx, "canceled child jobs of a job that ended without a result", "job_id", in.JobID, "children", len(live))
 	}
 	return errors.Join(errs...)
+}
+
+// SlotLender is the worker's slots as a waiting function sees them: a run
+// step that waits for its children lends its slot to other jobs (the
+// children among them) and takes it back when the wait ends.
+type SlotLender interface {
+	Lend()
+	Reclaim()
+}
+
+// LendSlotsWhileWaiting makes the functions of this worker lend their slot
+// to slots while they wait for child jobs. Without it, parents waiting on
+// every slot of the worker leave their children none.
+func (s *Service) LendSlotsWhileWaiting(slots SlotLender) {
+	s.slots = slots
+}
+
+// startWaiting lends the job's slot when its first Wait begins.
+func (c *Children) startWaiting() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits++
+	if c.waits == 1 && c.jobs.slots != nil {
+		c.jobs.slots.Lend()
+	}
+}
+
+// stopWaiting takes the slot back when its last Wait ends.
+func (c *Children) stopWaiting() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits--
+	if c.waits == 0 && c.jobs.slots != nil {
+		c.jobs.slots.Reclaim()
+	}
 }

@@ -113,6 +113,9 @@ type Service struct {
 	// consoleURL is where people open the console; each job links back to
 	// it from the Temporal Web UI. Empty adds no link.
 	consoleURL string
+	// slots are the worker's, lent while a function waits for its child
+	// jobs; nil where no worker of this process runs functions.
+	slots SlotLender
 }
 
 // Finished-job cache bounds: a few MiB each at most. A deletion made

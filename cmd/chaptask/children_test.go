@@ -224,3 +224,28 @@ func testStreamChildren(t *testing.T, s *service) {
 		}
 	}
 }
+
+// TestParentsOnEverySlot runs more fan_out_sum parents at once than the
+// worker has slots: a parent lends its slot while it waits for its
+// children, so they run and every parent completes (with each parent
+// holding its slot, none of the 60 children would ever start). The slot
+// logic is the same on both databases; SQLite keeps the test light.
+func TestParentsOnEverySlot(t *testing.T) {
+	env := newEnv(t, "sqlite")
+	env["CHAPTASK_MAX_CONCURRENCY"] = "2"
+	s := startService(t, env)
+	ids := make([]string, 3)
+	for i := range ids {
+		ids[i] = s.execute(t, "01JCSEED0000000000000PYTH9")
+	}
+	for _, id := range ids {
+		if j := s.waitStatus(t, id, "completed", "failed", "canceled"); j.Status != "completed" {
+			t.Errorf("parent %s ended %s (error %v), want completed", id, j.Status, deref(j.Error))
+		}
+		var n int
+		testclient.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
+			n = len(s.children(t, id))
+			return n == 20
+		}, func() string { return fmt.Sprintf("parent %s: %d children listed, want 20", id, n) })
+	}
+}
