@@ -64,8 +64,11 @@ func TestLiveJobReads(t *testing.T) {
 				// Freshness: wait for Temporal itself to close the job, then a
 				// read begun liveBound later must show it finished.
 				wg.Go(func() {
+					// Not testclient.Eventually: this is not the test's goroutine.
 					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 					defer cancel()
+					tick := time.NewTicker(5 * time.Millisecond)
+					defer tick.Stop()
 					for {
 						desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
 						if err != nil {
@@ -75,7 +78,7 @@ func TestLiveJobReads(t *testing.T) {
 						if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 							break
 						}
-						time.Sleep(5 * time.Millisecond) // polling Temporal
+						<-tick.C
 					}
 					time.Sleep(liveBound) // the promised bound itself, not a synchronisation
 					if status, err := getStatus(s.base + "/api/v1/jobs/" + id); err != nil || status != "completed" {
