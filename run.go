@@ -319,6 +319,7 @@ func connectTemporal(ctx context.Context, cfg config, startEmbedded StartEmbedde
 func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, local *jobs.LocalRuns, logger *slog.Logger, getenv func(string) string, runAs *activities.RunAs) worker.Worker {
 	slots := newRunSlots(cfg.MaxConcurrency)
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
+		Identity:                         local.Identity(),
 		Interceptors:                     []interceptor.WorkerInterceptor{local.WorkerInterceptor()},
 		Tuner:                            workerTuner(slots),
 		MaxConcurrentActivityTaskPollers: activityPollers(cfg.MaxConcurrency),

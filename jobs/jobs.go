@@ -144,13 +144,17 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 }
 
 // FollowLocalRuns lets waits for jobs that this process's worker executes
-// learn of their end from the worker instead of from Temporal. Call it
-// before the Service is used.
+// learn of their end from the worker instead of from Temporal, and lets
+// reads of pending jobs learn of their start from it too while it is the
+// task queue's only worker. Call it before the Service is used.
 func (s *Service) FollowLocalRuns(l *LocalRuns) {
 	s.local = l
-	if l != nil {
-		l.onEnd = s.live.ended
+	if l == nil {
+		return
 	}
+	l.follow(localFollower{ended: s.live.ended, runStarted: s.live.stale})
+	sole := &soleWorker{client: s.client, taskQueue: s.taskQueue, identity: l.identity}
+	s.live.setQuietPending(sole.isSole)
 }
 
 // WatchTemporalDisk tells the service how to check the disk of an embedded

@@ -15,6 +15,16 @@ const (
 	// liveFresh, and nobody sees a status older than liveFresh plus one
 	// describe.
 	liveFresh = 20 * time.Millisecond
+	// pendingFresh replaces liveFresh for a pending job while this
+	// process's worker is the only one serving the task queue: whatever
+	// takes such a job out of pending (its run step starting, a cancel its
+	// workflow handles, its workflow returning) happens in that worker,
+	// which makes the next read ask Temporal at once. What this bound is
+	// left for: changes no worker sees (a terminate or reset from
+	// Temporal's tools) and a worker that joined in the last 2 × soleCheckEvery.
+	// Clients polling queued jobs every 100 ms then cost one describe per
+	// second each instead of ten.
+	pendingFresh = time.Second
 	// liveRunTTL is how long a live job's run id is remembered. A describe
 	// naming the run is served from the history service's cache of the
 	// run; without it the server first looks the current run up in its
@@ -37,6 +47,10 @@ type liveReads struct {
 	mu      sync.Mutex
 	entries map[string]*liveEntry
 	now     func() time.Time // time.Now; tests stop the clock
+	// quietPending reports whether pending records may be kept for
+	// pendingFresh (see there; tests lengthen it); nil means never.
+	quietPending func() bool
+	pendingFresh time.Duration
 }
 
 type liveEntry struct {
@@ -62,7 +76,7 @@ type liveFlight struct {
 }
 
 func newLiveReads() *liveReads {
-	return &liveReads{entries: map[string]*liveEntry{}, now: time.Now}
+	return &liveReads{entries: map[string]*liveEntry{}, now: time.Now, pendingFresh: pendingFresh}
 }
 
 // readFunc describes job id, in run runID when it is not empty.
@@ -75,7 +89,7 @@ func (l *liveReads) get(ctx context.Context, id string, read readFunc) (*Job, er
 	now := l.now()
 	l.mu.Lock()
 	e := l.entry(id, now)
-	if e.job != nil && !e.ending && now.Sub(e.readAt) < liveFresh {
+	if e.job != nil && !e.ending && now.Sub(e.readAt) < l.freshFor(e.job) {
 		j := *e.job
 		l.mu.Unlock()
 		return &j, nil
@@ -108,6 +122,21 @@ func (l *liveReads) get(ctx context.Context, id string, read readFunc) (*Job, er
 	}
 	j := *f.job
 	return &j, nil
+}
+
+// freshFor is how long a live record is answered again without asking
+// Temporal. Called with l.mu held.
+func (l *liveReads) freshFor(j *Job) time.Duration {
+	if j.Status == StatusPending && l.quietPending != nil && l.quietPending() {
+		return l.pendingFresh
+	}
+	return liveFresh
+}
+
+func (l *liveReads) setQuietPending(quiet func() bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.quietPending = quiet
 }
 
 // settle records a describe's outcome and returns what to answer. Called
@@ -227,7 +256,8 @@ func (l *liveReads) runOf(id string) string {
 }
 
 // stale makes the next read of job id ask Temporal, e.g. once a waiter
-// has heard that the job may have ended. What was answered still bounds
+// has heard that the job may have ended, or this process's worker began
+// its run step. What was answered still bounds
 // what comes next.
 func (l *liveReads) stale(id string) {
 	l.mu.Lock()

@@ -140,7 +140,7 @@ func TestLiveReadsAskTemporalOnceTheLocalWorkflowReturned(t *testing.T) {
 		return &Job{ID: "job", Status: StatusRunning, runID: "run"}, nil
 	}
 	runs := NewLocalRuns()
-	runs.onEnd = l.ended
+	runs.follow(localFollower{ended: l.ended, runStarted: l.stale})
 	runs.begin("job")
 	for range 2 {
 		if _, err := l.get(context.Background(), "job", read); err != nil {
@@ -156,4 +156,43 @@ func TestLiveReadsAskTemporalOnceTheLocalWorkflowReturned(t *testing.T) {
 	if calls != 3 {
 		t.Errorf("%d describes, want 1 while the workflow ran here and 1 per read after it returned (3)", calls)
 	}
+}
+
+func TestLiveReadsKeepPendingWhileTheWorkerIsSole(t *testing.T) {
+	l := newLiveReads()
+	start := time.Now()
+	now := start
+	l.now = func() time.Time { return now }
+	sole := true
+	l.quietPending = func() bool { return sole }
+	status := StatusPending
+	calls := 0
+	read := func(ctx context.Context, runID string) (*Job, error) {
+		calls++
+		return &Job{ID: "job", Status: status, runID: "run"}, nil
+	}
+	get := func(at time.Duration, want int, why string) {
+		t.Helper()
+		now = start.Add(at)
+		if _, err := l.get(context.Background(), "job", read); err != nil {
+			t.Fatal(err)
+		}
+		if calls != want {
+			t.Fatalf("at %v: %d describes, want %d (%s)", at, calls, want, why)
+		}
+	}
+	get(0, 1, "the first read asks Temporal")
+	get(500*time.Millisecond, 1, "a pending record is kept while this worker is the only one")
+	sole = false
+	get(600*time.Millisecond, 2, "with other workers the usual 20 ms bound holds")
+	sole = true
+	get(700*time.Millisecond, 2, "kept again")
+	l.stale("job") // the worker began the run step
+	status = StatusRunning
+	get(710*time.Millisecond, 3, "a run step started here makes the next read ask")
+	get(800*time.Millisecond, 4, "a running record is kept only 20 ms")
+	status = StatusPending // Temporal retries the run step: pending again
+	l.forget("job")
+	get(900*time.Millisecond, 5, "a new record")
+	get(900*time.Millisecond+pendingFresh, 6, "the bound for what no worker sees ran out")
 }

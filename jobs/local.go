@@ -1,8 +1,13 @@
 package jobs
 
 import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
 	"sync"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/workflow"
 
@@ -20,18 +25,45 @@ import (
 // workflow this worker evicted, is waited for through Temporal as before,
 // and a waiter that hears nothing re-reads the job after a slice.
 type LocalRuns struct {
-	mu      sync.Mutex
-	running map[string]int // job id → executions in progress here (a replay may overlap an eviction)
-	waiters map[string]map[chan struct{}]struct{}
-	// onEnd, when set (FollowLocalRuns), hears of every job whose workflow
-	// returned here.
-	onEnd func(id string)
+	// identity names this process's worker to Temporal; unique, so that
+	// the pollers Temporal lists tell this worker from any other.
+	identity string
+	mu       sync.Mutex
+	running  map[string]int // job id → executions in progress here (a replay may overlap an eviction)
+	waiters  map[string]map[chan struct{}]struct{}
+	// followers (FollowLocalRuns) hear of every job whose workflow
+	// returned here, and of every run step that started here.
+	followers []localFollower
 }
 
-// NewLocalRuns returns an empty LocalRuns; register its WorkerInterceptor on
-// the worker and give it to the Service (FollowLocalRuns).
+type localFollower struct {
+	ended, runStarted func(id string)
+}
+
+// NewLocalRuns returns an empty LocalRuns; register its WorkerInterceptor
+// and Identity on the worker and give it to the Service (FollowLocalRuns).
 func NewLocalRuns() *LocalRuns {
-	return &LocalRuns{running: map[string]int{}, waiters: map[string]map[chan struct{}]struct{}{}}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	// The SDK's default identity, pid@host, is shared by every worker of
+	// one process (tests run several) and by containers that all run as
+	// pid 1 on hosts of one name; a random suffix keeps it unique.
+	return &LocalRuns{
+		identity: fmt.Sprintf("%d@%s@chaptask-%s", os.Getpid(), host, rand.Text()[:8]),
+		running:  map[string]int{},
+		waiters:  map[string]map[chan struct{}]struct{}{},
+	}
+}
+
+// Identity is the identity the worker must poll with (worker.Options).
+func (l *LocalRuns) Identity() string { return l.identity }
+
+func (l *LocalRuns) follow(f localFollower) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.followers = append(l.followers, f)
 }
 
 // WorkerInterceptor reports the job workflows the worker executes.
@@ -95,8 +127,18 @@ func (l *LocalRuns) end(id string) {
 		close(ch)
 	}
 	delete(l.waiters, id)
-	if l.onEnd != nil {
-		l.onEnd(id)
+	for _, f := range l.followers {
+		f.ended(id)
+	}
+}
+
+// runStarted records that this process's worker began job id's run step:
+// the job is running now, whatever an earlier describe said.
+func (l *LocalRuns) runStarted(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.followers {
+		f.runStarted(id)
 	}
 }
 
@@ -107,6 +149,23 @@ type localRunsInterceptor struct {
 
 func (i *localRunsInterceptor) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
 	return &localRunsWorkflow{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, runs: i.runs}
+}
+
+func (i *localRunsInterceptor) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &localRunsActivity{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}, runs: i.runs}
+}
+
+type localRunsActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	runs *LocalRuns
+}
+
+// ExecuteActivity reports a run step's start before the step runs.
+func (a *localRunsActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	if info := activity.GetInfo(ctx); info.ActivityType.Name == workflows.RunTaskActivity {
+		a.runs.runStarted(info.WorkflowExecution.ID)
+	}
+	return a.Next.ExecuteActivity(ctx, in)
 }
 
 type localRunsWorkflow struct {
