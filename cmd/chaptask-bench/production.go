@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -359,13 +360,19 @@ func clusterPorts(base int) ([]int, error) {
 			l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	// Not the kernel's free ports: Temporal stores each service's
+	// membership port in a SMALLINT column, so a port of the usual
+	// ephemeral range (32768 and up) stops the server at start.
+	for p := 20_000 + rand.IntN(10_000); len(ports) < n && p < 32_768; p++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
+			continue // taken
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, p)
+	}
+	if len(ports) < n {
+		return nil, fmt.Errorf("pick %d free ports below 32768: found %d", n, len(ports))
 	}
 	return ports, nil
 }
