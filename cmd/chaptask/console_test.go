@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The console's browser tests drive the page in a real headless Chromium,
@@ -55,6 +56,13 @@ type page struct {
 // newBrowser starts a fresh headless Chromium and returns its tab.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	// Not t.TempDir: Chromium's helper processes may still be writing its
+	// profile for a moment after the browser is stopped, which fails the
+	// test's own removal of the directory.
+	profile, err := os.MkdirTemp("", "chaptask-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Flag("headless", true),
@@ -66,18 +74,35 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 800),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		removeWhenQuiet(t, profile)
+	})
 	// The first run starts the browser, which lives as long as the context
 	// of that run: no timeout on this one.
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return ctx
+}
+
+// removeWhenQuiet removes dir, trying again while processes that are
+// going away still add files to it.
+func removeWhenQuiet(t *testing.T, dir string) {
+	var err error
+	for range 50 {
+		if err = os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("remove the browser profile %s: %v", dir, err)
 }
 
 // openConsole starts a fresh headless Chromium on base's console.
@@ -297,6 +322,26 @@ func TestConsole(t *testing.T) {
 		p.run(chromedp.Click(`//tr[@data-schedule]//button[text()="Pause"]`, chromedp.BySearch))
 		p.waitFor("the paused schedule", textOf("#schedules tr[data-schedule] .badge")+` === "paused"`)
 		p.screenshot("task-schedules")
+	})
+
+	t.Run("keyboard: skip link, keeping a job, no cancel of finished jobs", func(t *testing.T) {
+		p.t = t
+		p.open("#/tasks")
+		p.waitFor("the task list", `document.querySelectorAll("tr[data-task]").length > 0`)
+		// The skip link (the page's first link) by Enter moves focus to
+		// the content and stays on the page (the fragment is the router's).
+		p.run(chromedp.Focus("a.skip", chromedp.ByQuery), chromedp.KeyEvent("\r"))
+		p.waitFor("focus on the content", `location.hash === "#/tasks" && document.activeElement.id === "view" && !!document.getElementById("enabled-filter")`)
+
+		p.open("#/jobs/" + shellJob)
+		p.click("#delete-job")
+		p.waitFor("the confirmation dialog", `document.getElementById("confirm-dialog").open`)
+		p.run(chromedp.KeyEvent(kb.Escape))
+		p.waitFor("the dialog closed", `!document.getElementById("confirm-dialog").open`)
+		p.waitFor("the job page kept", `location.hash === "#/jobs/`+shellJob+`" && !!document.getElementById("delete-job")`)
+
+		p.open("#/jobs?status_filter=completed")
+		p.waitFor("cancel of matching jobs off", `document.getElementById("cancel-matching")?.disabled === true`)
 	})
 
 	t.Run("jobs list and the other screens", func(t *testing.T) {

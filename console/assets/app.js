@@ -49,7 +49,15 @@ async function route() {
   const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
   const [path, search] = hash.split("?");
   const params = new URLSearchParams(search || "");
-  const view = document.getElementById("view");
+  // Each visit renders into an element of its own, shown from its first
+  // content on (the page before stays until then): an earlier render that
+  // finishes late fills only its own detached element, never this page.
+  const main = document.getElementById("view");
+  const view = document.createElement("div");
+  new MutationObserver((_, seen) => {
+    seen.disconnect();
+    if (current === controller) main.replaceChildren(view);
+  }).observe(view, { childList: true });
   for (const [re, section, render] of routes) {
     const m = path.match(re);
     if (!m) continue;
@@ -76,6 +84,12 @@ document.getElementById("theme").addEventListener("click", () => {
   const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
   localStorage.setItem("chaptask.theme", next);
   applyTheme(next);
+});
+// The fragment is the router's, so the skip link moves focus itself
+// instead of navigating to "#view".
+document.querySelector("a.skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  document.getElementById("view").focus();
 });
 addEventListener("hashchange", route);
 route();

@@ -78,9 +78,10 @@ export function jobTable(items, { signal, tasks = new Map(), select = null, onCh
 async function cancelJob(job) {
   try { await del("/api/v1/jobs/" + job.id); toast("Cancel requested"); } catch (e) { fail(e); }
 }
+// removeJob answers whether the job was deleted.
 async function removeJob(job) {
-  if (!await confirmAction("Delete this finished job? Its artifact stays.")) return;
-  try { await del("/api/v1/jobs/" + job.id); toast("Job deleted"); } catch (e) { fail(e); }
+  if (!await confirmAction("Delete this finished job? Its artifact stays.")) return false;
+  try { await del("/api/v1/jobs/" + job.id); toast("Job deleted"); return true; } catch (e) { fail(e); return false; }
 }
 async function rerun(job) {
   try { const r = await post(`/api/v1/jobs/${job.id}/$rerun`); go("#/jobs/" + r.job_id); } catch (e) { fail(e); }
@@ -103,14 +104,22 @@ export async function list({ view, params, about, signal }) {
     if (!await confirmAction(`Cancel ${selected.size} selected job(s)?`)) return;
     try { const r = await post("/api/v1/jobs/$cancel", { ids: [...selected] }); toast(`${r.canceled.length} canceled, ${r.already_finished.length} already finished`); selected.clear(); load(); } catch (e) { fail(e); }
   } }, "Cancel selected");
-  const cancelAll = h("button", { type: "button", id: "cancel-matching", onclick: async () => {
+  // A filter on a finished status matches no live job: nothing to cancel.
+  const finishedFilter = status !== "" && status !== "pending" && status !== "running";
+  const cancelAll = h("button", { type: "button", id: "cancel-matching", disabled: finishedFilter,
+    title: finishedFilter ? `No ${status} job can be canceled` : null, onclick: async () => {
     const st = status === "pending" || status === "running" ? status : null;
     const what = st ? `every ${st} job` : "every pending and running job";
     if (!await confirmAction(`Cancel ${what}${taskID ? " of this task" : ""}?`)) return;
     try {
-      let n = 0;
-      for (const s of st ? [st] : ["pending", "running"]) n += (await post("/api/v1/jobs/$cancel", { status_filter: s, task_id: taskID || undefined })).canceled.length;
-      toast(`${n} job(s) canceled`);
+      let n = 0, more = false;
+      for (const s of st ? [st] : ["pending", "running"]) {
+        const r = await post("/api/v1/jobs/$cancel", { status_filter: s, task_id: taskID || undefined });
+        n += r.canceled.length;
+        more = more || r.truncated;
+      }
+      // The API cancels at most 1000 jobs a call and says when more matched.
+      toast(`${n} job(s) canceled` + (more ? "; more matched: press again for the rest" : ""));
       load();
     } catch (e) { fail(e); }
   } }, "Cancel all live matching");
@@ -199,7 +208,7 @@ export async function page({ view, id, about, signal }) {
       h("li", { class: job.finished_at ? "done" : "" }, h("strong", {}, "Duration"), h("br"), duration(job.started_at, job.finished_at)));
     mount(actions,
       live(job) ? h("button", { type: "button", id: "cancel-job", class: "danger", onclick: () => cancelJob(job) }, "Cancel job")
-        : h("button", { type: "button", id: "delete-job", onclick: async () => { await removeJob(job); go("#/jobs"); } }, "Delete job"),
+        : h("button", { type: "button", id: "delete-job", onclick: async () => { if (await removeJob(job)) go("#/jobs"); } }, "Delete job"),
       h("button", { type: "button", id: "rerun-job", onclick: () => rerun(job) }, "Rerun"));
     const p = job.progress;
     mount(progress, p ? [h("div", { class: "progress", role: "progressbar", "aria-valuenow": p.percent, "aria-valuemin": 0, "aria-valuemax": 100 }, h("div", { style: null })), h("p", { class: "small" }, `${Math.round(p.percent)} % ${p.message || ""}`)] : null);
