@@ -298,6 +298,12 @@ func TestConsole(t *testing.T) {
 		p.waitFor("the error", textOf("#function-error")+`.includes("ValueError") && `+textOf("#function-error")+`.includes("designed to fail")`)
 		p.waitFor("the traceback", textOf("#traceback")+`.length > 0`)
 		p.screenshot("job-failed-function")
+		// The job is "completed" (the error is in its artifact), and the
+		// overview still lists it among the recent failures.
+		var failing string
+		p.run(chromedp.Evaluate(`location.hash.split("/").pop()`, &failing))
+		p.open("")
+		p.waitFor("the failing job among recent failures", `!!document.querySelector('#recent-failures tr[data-job="`+failing+`"][data-status="completed"]')`)
 	})
 
 	t.Run("cancel a running job", func(t *testing.T) {

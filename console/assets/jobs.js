@@ -19,6 +19,26 @@ export function outcomeOf(data) {
   return badge("ok", "ok");
 }
 
+// succeeded tells whether an artifact's data records a success.
+const succeeded = (data) => !!data && !data.timed_out && ("exit_code" in data ? data.exit_code === 0 : !data.error);
+
+// recentFailures are the latest jobs that did not succeed: failed ones, and
+// completed ones among the last 25 whose artifact holds a non-zero exit, an
+// error or a timeout (the status says "completed" for those, as chapkit's
+// does; a person looking for what went wrong wants them too).
+export async function recentFailures(signal, n = 5) {
+  const [failed, done] = await Promise.all([
+    get("/api/v1/jobs" + query({ status_filter: "failed", page: 1, size: n }), { signal }),
+    get("/api/v1/jobs" + query({ status_filter: "completed", page: 1, size: 25 }), { signal }),
+  ]);
+  const unsuccessful = [];
+  await Promise.all(done.items.filter((j) => j.artifact_id).map((j) => artifactOf(j.artifact_id).then(
+    (a) => { if (!succeeded(a.data)) unsuccessful.push(j); }, () => {})));
+  return [...failed.items, ...unsuccessful]
+    .sort((a, b) => (b.finished_at || "").localeCompare(a.finished_at || ""))
+    .slice(0, n);
+}
+
 // fill completes rows that need another read: the task's command and the
 // outcome, a few requests at a time.
 async function fill(rows, tasks, signal) {

@@ -1,7 +1,7 @@
 // Overview, artifacts and the function catalogue.
 import { get, query } from "./api.js";
 import { h, mount, badge, time, pager, json, download, go, fail } from "./ui.js";
-import { jobTable, renderArtifactData } from "./jobs.js";
+import { jobTable, renderArtifactData, recentFailures } from "./jobs.js";
 import { runNow } from "./tasks.js";
 
 const statuses = ["pending", "running", "completed", "failed", "canceled"];
@@ -14,7 +14,7 @@ export async function overview({ view, about, signal }) {
     [counts, recent, failures] = await Promise.all([
       Promise.all(statuses.map((s) => get("/api/v1/jobs" + query({ status_filter: s, page: 1, size: 1 }), { signal }).then((r) => r.total, () => "?"))),
       get("/api/v1/jobs?page=1&size=8", { signal }),
-      get("/api/v1/jobs?status_filter=failed&page=1&size=5", { signal }),
+      recentFailures(signal),
     ]);
   }
   const runnable = tasks.items.filter((t) => t.task_type !== "shell" || about.shell_enabled);
@@ -43,7 +43,9 @@ export async function overview({ view, about, signal }) {
       h("td", {}, h("button", { type: "button", class: "small primary", disabled: !about.jobs_available, onclick: () => runNow(t).catch(fail), "aria-label": "Run " + t.command }, "Run"))))))) 
       : h("p", { class: "muted" }, "No enabled tasks. ", about.tasks_read_only ? null : h("a", { href: "#/tasks/new" }, "Create one.")),
     recent ? [h("h2", {}, "Recent jobs"), jobTable(recent.items, { signal, onChange: () => go(location.hash || "#/") }), h("p", {}, h("a", { href: "#/jobs" }, "All jobs →"))] : null,
-    failures && failures.items.length ? [h("h2", {}, "Recent failures"), jobTable(failures.items, { signal })] : null);
+    failures && failures.length ? h("section", { id: "recent-failures" }, h("h2", {}, "Recent failures"),
+      h("p", { class: "muted small" }, "Failed jobs, and completed ones whose command exited non-zero, whose function returned an error, or that timed out."),
+      jobTable(failures, { signal })) : null);
 }
 
 export async function artifacts({ view, params, signal }) {
