@@ -23,11 +23,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/chaptask/chaptask/db"
 )
 
 // appName marks the holder's sessions in pg_stat_activity.
@@ -47,6 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	n := fs.Int("n", 90, "connections to open and hold")
 	dsn := fs.String("url", getenv("CHAPTASK_TEST_DATABASE_URL"), "postgres:// URL of the server; its user creates the role (CHAPTASK_TEST_DATABASE_URL)")
 	role := fs.String("role", "chaptask_holder", `role to connect as, created NOSUPERUSER LOGIN when missing; "" for the URL's user`)
+	wait := fs.Duration("wait", 10*time.Second, "how long each connection waits for a slot while the server is full")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -56,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *n < 1 {
 		return fmt.Errorf("-n %d: want at least 1", *n)
 	}
-	h, err := hold(ctx, *dsn, *role, *n)
+	h, err := hold(ctx, *dsn, *role, *n, *wait)
 	if err != nil {
 		return err
 	}
@@ -75,9 +80,11 @@ type holder struct {
 }
 
 // hold opens n connections to the server dsn names, as role (created if
-// missing) or as the URL's user when role is "".
-func hold(ctx context.Context, dsn, role string, n int) (*holder, error) {
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithApplicationName(appName+"-admin")))
+// missing) or as the URL's user when role is "". A connection the server
+// refuses because it is full is tried again for up to wait: the server is
+// shared, and sessions come and go.
+func hold(ctx context.Context, dsn, role string, n int, wait time.Duration) (*holder, error) {
+	admin := sql.OpenDB(db.PostgresConnector(dsn, wait, pgdriver.WithApplicationName(appName+"-admin")))
 	defer admin.Close()
 	admin.SetMaxOpenConns(1)
 	h := &holder{role: role, dropped: func() {}}
@@ -94,7 +101,11 @@ func hold(ctx context.Context, dsn, role string, n int) (*holder, error) {
 			h.dropped = func() { dropRole(dsn, role) }
 		}
 	}
-	connector := pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithUser(h.role), pgdriver.WithApplicationName(appName))
+	roleDSN, err := withUser(dsn, h.role)
+	if err != nil {
+		return nil, err
+	}
+	connector := db.PostgresConnector(roleDSN, wait, pgdriver.WithApplicationName(appName))
 	for range n {
 		conn, err := connector.Connect(ctx)
 		if err != nil {
@@ -146,7 +157,7 @@ func ensureRole(ctx context.Context, admin *sql.DB, role string) (bool, error) {
 // dropRole drops role on a fresh connection: the holder's own are closed
 // by then, and the caller's context may be canceled already.
 func dropRole(dsn, role string) {
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithApplicationName(appName+"-admin")))
+	admin := sql.OpenDB(db.PostgresConnector(dsn, db.BusyWait, pgdriver.WithApplicationName(appName+"-admin")))
 	defer admin.Close()
 	if _, err := admin.Exec("DROP ROLE IF EXISTS " + quoteIdent(role)); err != nil {
 		fmt.Fprintf(os.Stderr, "holdconns: drop role %s: %v\n", role, err)
@@ -167,6 +178,17 @@ func serverCensus(ctx context.Context, admin *sql.DB) (string, error) {
 	}
 	return fmt.Sprintf("server: %d client connections of max_connections %d (%d reserved for superusers): %d held here, %d others (this census included)",
 		total, maxConns, reserved, mine, total-mine), nil
+}
+
+// withUser returns dsn with its user replaced by user, password dropped
+// (the role has none).
+func withUser(dsn, user string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("parse URL: %w", err)
+	}
+	u.User = url.User(user)
+	return u.String(), nil
 }
 
 // quoteIdent quotes a PostgreSQL identifier.

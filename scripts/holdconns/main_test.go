@@ -7,9 +7,9 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+	"time"
 
-	"github.com/uptrace/bun/driver/pgdriver"
-
+	"github.com/chaptask/chaptask/db"
 	"github.com/chaptask/chaptask/db/dbtest"
 )
 
@@ -22,7 +22,10 @@ func TestHold(t *testing.T) {
 		t.Skipf("%s not set: the holder needs a server", dbtest.PostgresURLEnv)
 	}
 	ctx := context.Background()
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
+	// The server may be nearly full (the suite is run beside a holder):
+	// connections wait for a slot as dbtest's do.
+	const wait = 2 * time.Minute
+	admin := sql.OpenDB(db.PostgresConnector(dsn, wait))
 	defer admin.Close()
 	admin.SetMaxOpenConns(1)
 	// A name of this run's own, so a holder someone runs meanwhile is not
@@ -39,7 +42,7 @@ func TestHold(t *testing.T) {
 		return sessions, roles
 	}
 
-	h, err := hold(ctx, dsn, role, 3)
+	h, err := hold(ctx, dsn, role, 3, wait)
 	if err != nil {
 		t.Fatal(err)
 	}
