@@ -276,9 +276,27 @@ func truncate(s string, n int) string {
 
 // try sends a request; body, if not nil, is sent as JSON.
 func (c *client) try(method, path string, body any) (reply, error) {
+	return c.tryHeader(method, path, body, nil)
+}
+
+// tryHeader is try with request headers.
+func (c *client) tryHeader(method, path string, body any, header http.Header) (reply, error) {
 	tc := testclient.Client{Base: c.base, HTTP: c.http}
-	r, err := tc.Try(method, path, body, nil)
+	r, err := tc.Try(method, path, body, header)
 	return reply{r.Status, r.Header, r.Body}, err
+}
+
+// retryAfter returns the delay a 503 asks the client to wait before trying
+// again, and false for any other answer (a 503 without Retry-After too).
+func retryAfter(r reply) (time.Duration, bool) {
+	if r.status != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	if err != nil || secs < 0 {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
 }
 
 // must sends a request and fails the test unless it answers want.

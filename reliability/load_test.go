@@ -3,6 +3,7 @@ package reliability
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,10 @@ const (
 	// maxLoadRSS is a generous ceiling: the service peaks far below it, but
 	// a leak per job or an unbounded queue would cross it.
 	maxLoadRSS = 2 << 30
+	// maxExecuteTries bounds one client's tries of one $execute: a 503
+	// with Retry-After is tried again, with the same Idempotency-Key, after
+	// the delay it advertises, as the API tells clients to.
+	maxExecuteTries = 10
 )
 
 // memorySampler polls a child's resident set size until stopped.
@@ -59,9 +64,13 @@ func (m *memorySampler) stop() int64 {
 }
 
 // TestLoad sends 1,000 $execute requests from 50 concurrent clients to the
-// embedded binary while readers list and read jobs and tasks. Every accepted
-// request must yield a job that completes with one artifact, no request may
-// get a 5xx, and the service's peak RSS must stay bounded.
+// embedded binary while readers list and read jobs and tasks. The clients
+// behave as the API asks: each $execute carries its own Idempotency-Key, and
+// a 503 with Retry-After (a Temporal start that timed out on an overloaded
+// machine) is tried again with the same key after the advertised delay.
+// Every key must yield exactly one job, no other job may exist, each job
+// must complete with one artifact, no request may get any other 5xx or a
+// transport error, and the service's peak RSS must stay bounded.
 func TestLoad(t *testing.T) {
 	began := time.Now()
 	p := start(t, "chaptask", childEnv(t.TempDir()))
@@ -80,8 +89,14 @@ func TestLoad(t *testing.T) {
 		serverErrs atomic.Int64
 		otherErrs  atomic.Int64
 		reads      atomic.Int64
+		// Answers of 503 with Retry-After, which clients retry.
+		executeRefused, readRefused atomic.Int64
+		// Keys that needed more than one try, and those whose retry was
+		// replayed: the refused try had started the job after all.
+		executeRetried, startedWhenRefused atomic.Int64
 	)
-	// record classifies one answer; only 5xx and transport errors fail the test.
+	// record classifies one answer; only 5xx and transport errors fail the
+	// test (a 503 with Retry-After is taken out before, and retried).
 	record := func(what string, r reply, err error) {
 		switch {
 		case err != nil:
@@ -116,6 +131,7 @@ func TestLoad(t *testing.T) {
 				if id != "" {
 					paths = append(paths, "/api/v1/jobs/"+id)
 				}
+				pause := readPause
 				for i, path := range paths {
 					sent := time.Now()
 					r, err := c.try("GET", path, nil)
@@ -125,13 +141,68 @@ func TestLoad(t *testing.T) {
 						mu.Unlock()
 					}
 					reads.Add(1)
+					if d, ok := retryAfter(r); err == nil && ok {
+						readRefused.Add(1)
+						pause = max(pause, d)
+						break
+					}
 					record("GET "+path, r, err)
 				}
 				// A reader is a client polling, not a flood: the pause
-				// paces the load, it synchronises nothing.
-				time.Sleep(readPause)
+				// paces the load (or is the Retry-After the service
+				// asked for), it synchronises nothing.
+				time.Sleep(pause)
 			}
 		}()
+	}
+
+	// execute submits taskID under key until it is accepted, retrying a
+	// 503 with Retry-After; it fails the test on anything else.
+	execute := func(taskID, key string) {
+		header := http.Header{"Idempotency-Key": {key}}
+		for try := 1; ; try++ {
+			r, err := c.tryHeader("POST", "/api/v1/tasks/"+taskID+"/$execute", nil, header)
+			if d, ok := retryAfter(r); err == nil && ok && try < maxExecuteTries {
+				executeRefused.Add(1)
+				// The delay the service asked for: a client obeying
+				// Retry-After, not synchronisation.
+				time.Sleep(d)
+				continue
+			}
+			record("execute "+key, r, err)
+			if err != nil || r.status != http.StatusAccepted {
+				if err == nil && r.status < 500 {
+					t.Errorf("execute %s with key %s: %s, want 202", taskID, key, r)
+				}
+				return
+			}
+			var out struct {
+				JobID string `json:"job_id"`
+			}
+			if err := decodeJSON(r.body, &out); err != nil {
+				t.Error(err)
+				return
+			}
+			replayed := r.header.Get("Idempotent-Replayed") == "true"
+			switch {
+			case replayed && try == 1:
+				t.Errorf("execute with key %s: replayed job %s on its first try; no job had that key", key, out.JobID)
+			case replayed:
+				startedWhenRefused.Add(1)
+			}
+			if try > 1 {
+				executeRetried.Add(1)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if _, ok := jobTask[out.JobID]; ok {
+				t.Errorf("execute with key %s: job %s, which another key started", key, out.JobID)
+				return
+			}
+			jobTask[out.JobID] = taskID
+			accepted = append(accepted, out.JobID)
+			return
+		}
 	}
 
 	submitBegan := time.Now()
@@ -141,26 +212,7 @@ func TestLoad(t *testing.T) {
 		go func() {
 			defer clients.Done()
 			for j := range loadJobs / loadClients {
-				taskID := tasks[(i+j)%len(tasks)]
-				r, err := c.try("POST", "/api/v1/tasks/"+taskID+"/$execute", nil)
-				record("execute", r, err)
-				if err != nil || r.status != 202 {
-					if err == nil && r.status < 500 {
-						t.Errorf("execute %s: %s, want 202", taskID, r)
-					}
-					continue
-				}
-				var out struct {
-					JobID string `json:"job_id"`
-				}
-				if err := decodeJSON(r.body, &out); err != nil {
-					t.Error(err)
-					continue
-				}
-				mu.Lock()
-				jobTask[out.JobID] = taskID
-				accepted = append(accepted, out.JobID)
-				mu.Unlock()
+				execute(tasks[(i+j)%len(tasks)], fmt.Sprintf("load-%d-%d", i, j))
 			}
 		}()
 	}
@@ -169,8 +221,18 @@ func TestLoad(t *testing.T) {
 	close(submitted)
 	readers.Wait()
 
+	if len(jobTask) != loadJobs {
+		t.Errorf("%d of %d keys started a job", len(jobTask), loadJobs)
+	}
 	c.waitFinished(t, len(jobTask), 5*time.Minute)
 	allDone := time.Since(submitBegan)
+	// A refused start that created a job anyway, and was not retried,
+	// would show here as one job too many.
+	var all page[job]
+	c.must(t, http.StatusOK, "GET", "/api/v1/jobs?page=1&size=1", nil, &all)
+	if all.Total != len(jobTask) {
+		t.Errorf("%d jobs exist, want %d: one per key and none other", all.Total, len(jobTask))
+	}
 	peakSampled := mem.stop()
 	rss, peak := p.memory()
 
@@ -191,6 +253,9 @@ func TestLoad(t *testing.T) {
 		len(jobTask), loadJobs, loadClients, submitTime.Round(100*time.Millisecond), float64(len(jobTask))/submitTime.Seconds(),
 		allDone.Round(100*time.Millisecond), float64(len(jobTask))/allDone.Seconds(),
 		reads.Load(), serverErrs.Load(), otherErrs.Load(), lost, dup)
+	t.Logf("FIGURE: load: %d $execute answers were 503 with Retry-After; %d keys were retried until accepted (at most %d tries each), "+
+		"%d of them replayed (the refused try had started the job); %d reads answered 503 with Retry-After",
+		executeRefused.Load(), executeRetried.Load(), maxExecuteTries, startedWhenRefused.Load(), readRefused.Load())
 	slices.Sort(listTimes)
 	if len(listTimes) > 0 {
 		t.Logf("FIGURE: load: GET /jobs?page=1&size=50 under load: %d requests, p50 %s, max %s",
