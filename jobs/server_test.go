@@ -326,4 +326,13 @@ func TestListTotalConverges(t *testing.T) {
 	waitTotal(1, 4, "")
 	waitTotal(1, 4, jobs.StatusCompleted)
 	waitTotal(1, 0, jobs.StatusFailed)
+
+	// A count that lags behind the listing gives way to what it proves.
+	jobs.CountsSay(e.jobs, 1)
+	for _, c := range []struct{ page, items, total int }{{1, 2, 2}, {2, 2, 4}, {3, 0, 4}} {
+		items, total, err := e.jobs.List(t.Context(), jobs.Filter{TaskID: task.ID, Page: c.page, Size: 2})
+		if err != nil || len(items) != c.items || total != c.total {
+			t.Errorf("page %d of 2 with a count of 1: %d items, total %d (error %v), want %d, %d", c.page, len(items), total, err, c.items, c.total)
+		}
+	}
 }
