@@ -248,7 +248,7 @@ func (c *Children) StoreArtifact(ctx context.Context, data any) (*db.Artifact, e
 // gone, are left as they are.
 func (s *Service) CancelChildren(ctx context.Context, in workflows.CancelChildrenInput) error {
 	query := "WorkflowType = '" + workflows.ExecuteTaskWorkflow + "' AND " + workflows.SearchAttrParentJob + " = '" + in.JobID + "' AND ExecutionStatus = 'Running'"
-	live, err := s.listQuery(ctx, query, maxListAll)
+	live, _, err := s.listQuery(ctx, query, maxListAll)
 	if err != nil {
 		return err
 	}

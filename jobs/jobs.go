@@ -116,6 +116,8 @@ type Service struct {
 	// slots are the worker's, lent while a function waits for its child
 	// jobs; nil where no worker of this process runs functions.
 	slots SlotLender
+	// counts are the totals of list pages, shared by all requests.
+	counts *countCache
 }
 
 // Finished-job cache bounds: a few MiB each at most. A deletion made
@@ -131,7 +133,7 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{
+	s := &Service{
 		client:     c,
 		db:         bdb,
 		namespace:  namespace,
@@ -141,6 +143,8 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 		closedRuns: newTerminalCache(finishedCacheSize, closedRunsTTL),
 		live:       newLiveReads(),
 	}
+	s.counts = newCountCache(s.countJobs, countFresh, countMaxStale, countQueries)
+	return s
 }
 
 // FollowLocalRuns lets waits for jobs that this process's worker executes
@@ -311,6 +315,7 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 		opts.Memo = map[string]any{memoRerunOf: req.rerunOf}
 	}
 	run, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, req.input)
+	s.counts.changed() // even a failed start may have created the job
 	if err == nil {
 		s.live.started(req.jobID, run.GetRunID())
 	}
@@ -424,7 +429,9 @@ func (s *Service) fillFromPendingRun(ctx context.Context, job *Job) {
 func (s *Service) Cancel(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	if err := s.client.CancelWorkflow(ctx, id, ""); err != nil {
+	err := s.client.CancelWorkflow(ctx, id, "")
+	s.counts.changed()
+	if err != nil {
 		return s.wrap(err, "cancel job %s", id)
 	}
 	return nil
@@ -456,6 +463,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id},
 	})
 	cancel()
+	defer s.counts.changed() // once the wait below has seen the job go
 	if err != nil {
 		return s.wrap(err, "delete job %s", id)
 	}

@@ -46,7 +46,8 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	live := f.Status == StatusPending || f.Status == StatusRunning
 	paged := f.Size > 0 && !live
 
-	// The total is counted while the page is read.
+	// The total comes from the shared count cache (countFresh), read while
+	// the page is: a count is linear in the history, a page is not.
 	type countResult struct {
 		n   int
 		err error
@@ -54,11 +55,8 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	counted := make(chan countResult, 1)
 	if paged {
 		go func() {
-			resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: s.namespace, Query: query})
-			if err != nil {
-				err = s.wrap(err, "count jobs")
-			}
-			counted <- countResult{int(resp.GetCount()), err}
+			n, err := s.counts.get(ctx, query)
+			counted <- countResult{n, err}
 		}()
 	}
 
@@ -66,10 +64,13 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 	if paged {
 		limit = f.Page * f.Size
 	}
-	jobs, err := s.listQuery(ctx, query, limit)
+	jobs, more, err := s.listQuery(ctx, query, limit)
 	if err != nil {
 		return nil, 0, err
 	}
+	// What the listing proves: at least len(jobs) jobs exist, exactly
+	// that many when it ended before limit.
+	proven, exact := len(jobs), !more
 	if paged {
 		// Visibility pages by token, so earlier pages are read and dropped;
 		// only the requested page is completed.
@@ -92,19 +93,23 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Job, int, error) {
 			kept = pageOf(kept, f.Page, f.Size)
 		}
 		return kept, total, nil
+	case paged && exact:
+		return jobs, proven, nil
 	case paged:
 		c := <-counted
 		if c.err != nil {
 			return nil, 0, c.err
 		}
-		return jobs, c.n, nil
+		// A cached count may predate jobs the listing shows.
+		return jobs, max(c.n, proven), nil
 	default:
 		return jobs, len(jobs), nil
 	}
 }
 
-// listQuery reads up to limit executions matching query.
-func (s *Service) listQuery(ctx context.Context, query string, limit int) ([]Job, error) {
+// listQuery reads up to limit executions matching query, and whether
+// visibility may hold more.
+func (s *Service) listQuery(ctx context.Context, query string, limit int) ([]Job, bool, error) {
 	var jobs []Job
 	var token []byte
 	for len(jobs) < limit {
@@ -115,17 +120,26 @@ func (s *Service) listQuery(ctx context.Context, query string, limit int) ([]Job
 			Query:         query,
 		})
 		if err != nil {
-			return nil, s.wrap(err, "list jobs")
+			return nil, false, s.wrap(err, "list jobs")
 		}
 		for _, info := range resp.GetExecutions() {
 			jobs = append(jobs, *jobFromInfo(info))
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
-			break
+			return jobs, false, nil
 		}
 	}
-	return jobs, nil
+	return jobs, true, nil
+}
+
+// countJobs counts the executions matching query.
+func (s *Service) countJobs(ctx context.Context, query string) (int, error) {
+	resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: s.namespace, Query: query})
+	if err != nil {
+		return 0, s.wrap(err, "count jobs")
+	}
+	return int(resp.GetCount()), nil
 }
 
 // refineAll completes every job of a list: live ones are described to tell

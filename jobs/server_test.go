@@ -275,3 +275,64 @@ func TestChildSubmitFollowsShellRule(t *testing.T) {
 		t.Fatalf("the allowed child was not started: %v", err)
 	}
 }
+
+// A page's total comes from a shared count that may lag: it catches up
+// with submits and deletes, and is never below what the page shows.
+func TestListTotalConverges(t *testing.T) {
+	e := newEnv(t, true)
+	task := e.task(t, "echo total")
+	var ids []string
+	submitDone := func(n int) {
+		for range n {
+			id := e.submit(t, task)
+			e.waitStatus(t, id, jobs.StatusCompleted)
+			ids = append(ids, id)
+		}
+	}
+	// waitTotal reads page of size 2 until its total is want, checking
+	// every answer against what the listing proves.
+	waitTotal := func(page, want int, status string) {
+		t.Helper()
+		var items []jobs.Job
+		var total int
+		var err error
+		testclient.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+			items, total, err = e.jobs.List(t.Context(), jobs.Filter{TaskID: task.ID, Status: status, Page: page, Size: 2})
+			if err != nil {
+				return false
+			}
+			if proven := (page-1)*2 + len(items); len(items) > 0 && total < proven {
+				t.Fatalf("page %d: total %d below the %d jobs the page proves", page, total, proven)
+			}
+			return total == want
+		}, func() string {
+			return fmt.Sprintf("page %d of %q: total %d (%d items, error %v), want %d", page, status, total, len(items), err, want)
+		})
+	}
+
+	submitDone(3)
+	waitTotal(1, 3, "")
+	waitTotal(2, 3, "")
+	waitTotal(1, 3, jobs.StatusCompleted)
+
+	submitDone(2)
+	waitTotal(1, 5, "")
+	waitTotal(2, 5, "")
+	waitTotal(1, 5, jobs.StatusCompleted)
+
+	if err := e.jobs.Delete(t.Context(), ids[0]); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	waitTotal(1, 4, "")
+	waitTotal(1, 4, jobs.StatusCompleted)
+	waitTotal(1, 0, jobs.StatusFailed)
+
+	// A count that lags behind the listing gives way to what it proves.
+	jobs.CountsSay(e.jobs, 1)
+	for _, c := range []struct{ page, items, total int }{{1, 2, 2}, {2, 2, 4}, {3, 0, 4}} {
+		items, total, err := e.jobs.List(t.Context(), jobs.Filter{TaskID: task.ID, Page: c.page, Size: 2})
+		if err != nil || len(items) != c.items || total != c.total {
+			t.Errorf("page %d of 2 with a count of 1: %d items, total %d (error %v), want %d, %d", c.page, len(items), total, err, c.items, c.total)
+		}
+	}
+}
