@@ -27,8 +27,6 @@ type soleWorker struct {
 	sole      bool
 	checkedAt time.Time
 	checking  bool
-	// checks counts the lists asked of Temporal (tests read it).
-	checks int
 }
 
 // isSole answers from the last check, starting the next one in the
@@ -51,7 +49,6 @@ func (w *soleWorker) check() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.sole, w.checkedAt, w.checking = sole, time.Now(), false
-	w.checks++
 }
 
 // listsOnlyUs reports whether every poller Temporal lists for the queue,
