@@ -10,17 +10,15 @@ async function artifactOf(id) {
   return artifacts.get(id);
 }
 
+// succeeded tells whether an artifact's data records a success.
+const succeeded = (data) => !!data && !data.timed_out && ("exit_code" in data ? data.exit_code === 0 : !data.error);
+
 // outcome is a finished job's result at a glance, from its artifact.
 export function outcomeOf(data) {
   if (!data) return null;
-  if (data.timed_out) return badge("timed out", "bad");
-  if ("exit_code" in data) return badge("exit " + data.exit_code, data.exit_code === 0 ? "ok" : "bad");
-  if (data.error) return badge(data.error.type || "error", "bad");
-  return badge("ok", "ok");
+  const label = data.timed_out ? "timed out" : "exit_code" in data ? "exit " + data.exit_code : data.error ? data.error.type || "error" : "ok";
+  return badge(label, succeeded(data) ? "ok" : "bad");
 }
-
-// succeeded tells whether an artifact's data records a success.
-const succeeded = (data) => !!data && !data.timed_out && ("exit_code" in data ? data.exit_code === 0 : !data.error);
 
 // recentFailures are the latest jobs that did not succeed: failed ones, and
 // completed ones among the last 25 whose artifact holds a non-zero exit, an
