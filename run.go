@@ -318,11 +318,13 @@ func connectTemporal(ctx context.Context, cfg config, startEmbedded StartEmbedde
 
 func newWorker(cfg config, tc client.Client, bdb *bun.DB, reg *registry.Registry, m *metrics.Metrics, local *jobs.LocalRuns, logger *slog.Logger, getenv func(string) string, runAs *activities.RunAs) worker.Worker {
 	slots := newRunSlots(cfg.MaxConcurrency)
+	local.SetRunGate(slots)
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
 		Identity:                         local.Identity(),
 		Interceptors:                     []interceptor.WorkerInterceptor{local.WorkerInterceptor()},
 		Tuner:                            workerTuner(slots),
 		MaxConcurrentActivityTaskPollers: activityPollers(cfg.MaxConcurrency),
+		MaxConcurrentWorkflowTaskPollers: workflowTaskPollers,
 		DefaultHeartbeatThrottleInterval: heartbeatThrottle,
 		MaxHeartbeatThrottleInterval:     heartbeatThrottle,
 		WorkerStopTimeout:                10 * time.Second,

@@ -87,20 +87,45 @@ func (s *runSlots) free() {
 	s.mu.Unlock()
 }
 
-// workerTuner gives the worker's activities slots and everything else the
+// AcquireRun takes a slot for a local run step (jobs.RunGate): the SDK's
+// local-activity slots also serve the database steps, which must not wait
+// behind commands.
+func (s *runSlots) AcquireRun(ctx context.Context) error {
+	_, err := s.ReserveSlot(ctx, nil)
+	return err
+}
+
+// ReleaseRun frees a local run step's slot (jobs.RunGate).
+func (s *runSlots) ReleaseRun() { s.free() }
+
+// workerTuner gives the worker's activities the run slots, and bounds its
+// workflow tasks: a job whose run step is local holds its workflow task
+// while it waits for a run slot, and a worker that took every queued job
+// that way would keep them from other workers. Everything else gets the
 // SDK's default sizes (a Tuner replaces every MaxConcurrent… option).
 func workerTuner(slots *runSlots) worker.WorkerTuner {
 	const sdkDefault = 1000
-	fixed := func() worker.SlotSupplier {
-		s, _ := worker.NewFixedSizeSlotSupplier(sdkDefault) // fails only for a size below 1
+	fixed := func(size int) worker.SlotSupplier {
+		s, _ := worker.NewFixedSizeSlotSupplier(size) // fails only for a size below 1
 		return s
 	}
 	tuner, _ := worker.NewCompositeTuner(worker.CompositeTunerOptions{ // never fails
-		WorkflowSlotSupplier:        fixed(),
+		WorkflowSlotSupplier:        fixed(workflowTaskSlots(slots.max)),
 		ActivitySlotSupplier:        slots,
-		LocalActivitySlotSupplier:   fixed(),
-		NexusSlotSupplier:           fixed(),
-		SessionActivitySlotSupplier: fixed(),
+		LocalActivitySlotSupplier:   fixed(sdkDefault),
+		NexusSlotSupplier:           fixed(sdkDefault),
+		SessionActivitySlotSupplier: fixed(sdkDefault),
 	})
 	return tuner
 }
+
+// workflowTaskSlots is how many workflow tasks a worker holds at once: its
+// pollers' (each holds a slot while it waits), one per run slot, and as
+// many again for jobs waiting for one, so a slot that frees is taken at
+// once.
+func workflowTaskSlots(maxConcurrency int) int {
+	return workflowTaskPollers + 2*maxConcurrency
+}
+
+// workflowTaskPollers is the SDK's default number of workflow task polls.
+const workflowTaskPollers = 2

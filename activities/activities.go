@@ -221,7 +221,7 @@ func runOutcome(ctx context.Context, info activity.Info, err error) string {
 		// The SDK gives the reason as the cause: a cancellation request,
 		// or the job being gone (terminated) or paused.
 		var canceled *temporal.CanceledError
-		if errors.As(context.Cause(ctx), &canceled) {
+		if errors.As(context.Cause(ctx), &canceled) || errors.Is(context.Cause(ctx), workflows.ErrCanceledHere) {
 			return domain.StatusCanceled
 		}
 		return ""
@@ -270,6 +270,9 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		switch {
 		case err != nil && ctx.Err() != nil:
 			logger.Info("job canceled; its process group was killed")
+			if errors.Is(context.Cause(ctx), workflows.ErrCanceledHere) {
+				return out, temporal.NewNonRetryableApplicationError(workflows.ErrCanceledHere.Error(), workflows.ErrTypeCanceledHere, nil)
+			}
 			return out, ctx.Err()
 		case err != nil && timedOut():
 			logger.Info("job timed out; its process group was killed", "timeout", in.Task.Timeout())

@@ -76,6 +76,9 @@ type Job struct {
 	// partial marks a record missing what a failed history read would
 	// have added; it is answered but never cached.
 	partial bool
+	// runsLocally marks a job whose run step is a local activity: no
+	// pending activity shows it running, its workflow task does.
+	runsLocally bool
 }
 
 // runKey names the run a finished record describes, for closedRuns.
@@ -118,6 +121,8 @@ type Service struct {
 	slots SlotLender
 	// counts are the totals of list pages, shared by all requests.
 	counts *countCache
+	// lengths predict which jobs may run their step locally.
+	lengths *runLengths
 }
 
 // Finished-job cache bounds: a few MiB each at most. A deletion made
@@ -142,6 +147,7 @@ func New(c client.Client, bdb bun.IDB, namespace, taskQueue string, logger *slog
 		finished:   newTerminalCache(finishedCacheSize, finishedTTL),
 		closedRuns: newTerminalCache(finishedCacheSize, closedRunsTTL),
 		live:       newLiveReads(),
+		lengths:    newRunLengths(),
 	}
 	s.counts = newCountCache(s.countJobs, countFresh, countMaxStale, countQueries)
 	return s
@@ -156,7 +162,7 @@ func (s *Service) FollowLocalRuns(l *LocalRuns) {
 	if l == nil {
 		return
 	}
-	l.follow(localFollower{ended: s.live.ended, runStarted: s.live.stale})
+	l.follow(localFollower{ended: s.live.ended, runStarted: s.live.stale, runEnded: s.lengths.observe})
 	sole := &soleWorker{client: s.client, taskQueue: s.taskQueue, identity: l.identity}
 	s.live.setQuietPending(sole.isSole)
 }
@@ -311,8 +317,17 @@ func (s *Service) start(ctx context.Context, req startRequest) error {
 		// SDK does not expose the start response's Started flag).
 		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 	}
+	memo := map[string]any{}
 	if req.rerunOf != "" {
-		opts.Memo = map[string]any{memoRerunOf: req.rerunOf}
+		memo[memoRerunOf] = req.rerunOf
+	}
+	if req.task.taskType == domain.TaskTypeShell && s.lengths.short(req.task.id) {
+		req.input.RunLocally = true
+		// Reads tell a local run step's start by the workflow task's.
+		memo[memoRunsLocally] = true
+	}
+	if len(memo) > 0 {
+		opts.Memo = memo
 	}
 	run, err := s.client.ExecuteWorkflow(ctx, opts, workflows.ExecuteTaskWorkflow, req.input)
 	s.counts.changed() // even a failed start may have created the job
@@ -360,6 +375,9 @@ func (s *Service) describe(ctx context.Context, id, runID string) (*Job, error) 
 	if err := s.complete(ctx, []*Job{job}); err != nil {
 		return nil, err
 	}
+	if job.StartedAt != nil && job.FinishedAt != nil {
+		s.lengths.observe(job.TaskID, job.FinishedAt.Sub(*job.StartedAt))
+	}
 	now := time.Now()
 	s.finished.put(job.ID, job, now)
 	s.closedRuns.put(job.runKey(), job, now)
@@ -370,6 +388,7 @@ func (s *Service) describe(ctx context.Context, id, runID string) (*Job, error) 
 // history: when its run step started, and why it failed.
 func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 	runScheduled := false
+	tasksStarted, canceledFirst := false, false
 	defer func() {
 		if job.StartedAt == nil && runScheduled && !job.partial {
 			s.fillFromPendingRun(ctx, job)
@@ -385,6 +404,19 @@ func (s *Service) fillFromHistory(ctx context.Context, job *Job) {
 		}
 		if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == workflows.RunTaskActivity {
 			runScheduled = true
+		}
+		// A local run step starts with the workflow task it runs in; the
+		// persist step after it is the only activity such a job starts.
+		// A job canceled before its first task ran never ran.
+		if ev.GetWorkflowExecutionCancelRequestedEventAttributes() != nil {
+			canceledFirst = canceledFirst || !tasksStarted
+		}
+		if ev.GetWorkflowTaskStartedEventAttributes() != nil {
+			if job.runsLocally && !tasksStarted && !canceledFirst {
+				started := micro(ev.GetEventTime().AsTime())
+				job.StartedAt = &started
+			}
+			tasksStarted = true
 		}
 		if ev.GetActivityTaskStartedEventAttributes() != nil && job.StartedAt == nil {
 			started := micro(ev.GetEventTime().AsTime())
@@ -434,6 +466,9 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return s.wrap(err, "cancel job %s", id)
 	}
+	// A local run step hears of the request only at its workflow task's
+	// next heartbeat; stop it now if it runs here.
+	s.local.cancelHere(id)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
@@ -31,14 +32,33 @@ type LocalRuns struct {
 	mu       sync.Mutex
 	running  map[string]int // job id → executions in progress here (a replay may overlap an eviction)
 	waiters  map[string]map[chan struct{}]struct{}
+	// starts are closed when a workflow of their job begins here.
+	starts map[string]map[chan struct{}]struct{}
 	// followers (FollowLocalRuns) hear of every job whose workflow
-	// returned here, and of every run step that started here.
+	// returned here, and of every run step that started or ended here.
 	followers []localFollower
+	// gate bounds the local run steps running at once (SetRunGate).
+	gate RunGate
+	// stops cancel the local run steps running here, by job id.
+	stops map[string]context.CancelCauseFunc
 }
 
 type localFollower struct {
 	ended, runStarted func(id string)
+	runEnded          func(taskID string, took time.Duration)
 }
+
+// RunGate admits run steps: the worker's run slots, which the SDK applies
+// to activities; a local activity's slot is the SDK's own, shared with the
+// database steps, so local run steps pass the gate here.
+type RunGate interface {
+	AcquireRun(ctx context.Context) error
+	ReleaseRun()
+}
+
+// SetRunGate makes local run steps wait for a run slot. Call it before the
+// worker starts.
+func (l *LocalRuns) SetRunGate(g RunGate) { l.gate = g }
 
 // NewLocalRuns returns an empty LocalRuns; register its WorkerInterceptor
 // and Identity on the worker and give it to the Service (FollowLocalRuns).
@@ -54,6 +74,8 @@ func NewLocalRuns() *LocalRuns {
 		identity: fmt.Sprintf("%d@%s@chaptask-%s", os.Getpid(), host, rand.Text()[:8]),
 		running:  map[string]int{},
 		waiters:  map[string]map[chan struct{}]struct{}{},
+		starts:   map[string]map[chan struct{}]struct{}{},
+		stops:    map[string]context.CancelCauseFunc{},
 	}
 }
 
@@ -75,25 +97,37 @@ func (l *LocalRuns) WorkerInterceptor() interceptor.WorkerInterceptor {
 // this process, and the func that drops the subscription. A nil LocalRuns
 // returns a channel that never closes.
 func (l *LocalRuns) subscribe(id string) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
 	if l == nil {
-		return ch, func() {}
+		return make(chan struct{}), func() {}
 	}
+	return l.listen(l.waiters, id)
+}
+
+// subscribeStart is subscribe for a workflow of job id beginning here.
+func (l *LocalRuns) subscribeStart(id string) (<-chan struct{}, func()) {
+	if l == nil {
+		return make(chan struct{}), func() {}
+	}
+	return l.listen(l.starts, id)
+}
+
+func (l *LocalRuns) listen(sets map[string]map[chan struct{}]struct{}, id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	set := l.waiters[id]
+	set := sets[id]
 	if set == nil {
 		set = map[chan struct{}]struct{}{}
-		l.waiters[id] = set
+		sets[id] = set
 	}
 	set[ch] = struct{}{}
 	return ch, func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		// After end the set is gone; a newer one may hold other waiters.
-		delete(l.waiters[id], ch)
-		if len(l.waiters[id]) == 0 {
-			delete(l.waiters, id)
+		// After the event the set is gone; a newer one may hold other listeners.
+		delete(sets[id], ch)
+		if len(sets[id]) == 0 {
+			delete(sets, id)
 		}
 	}
 }
@@ -112,6 +146,10 @@ func (l *LocalRuns) begin(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.running[id]++
+	for ch := range l.starts[id] {
+		close(ch)
+	}
+	delete(l.starts, id)
 }
 
 // end records that a workflow of job id returned (or was evicted) and
@@ -160,12 +198,73 @@ type localRunsActivity struct {
 	runs *LocalRuns
 }
 
-// ExecuteActivity reports a run step's start before the step runs.
+// ExecuteActivity reports a run step's start before the step runs and its
+// length after. A local run step also takes a run slot, and can be stopped
+// by a cancel made through this process's API (cancelHere).
 func (a *localRunsActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	if info := activity.GetInfo(ctx); info.ActivityType.Name == workflows.RunTaskActivity {
-		a.runs.runStarted(info.WorkflowExecution.ID)
+	info := activity.GetInfo(ctx)
+	if info.ActivityType.Name != workflows.RunTaskActivity {
+		return a.Next.ExecuteActivity(ctx, in)
 	}
-	return a.Next.ExecuteActivity(ctx, in)
+	id := info.WorkflowExecution.ID
+	if info.IsLocalActivity {
+		if a.runs.gate != nil {
+			if err := a.runs.gate.AcquireRun(ctx); err != nil {
+				return nil, err
+			}
+			defer a.runs.gate.ReleaseRun()
+		}
+		var stop context.CancelCauseFunc
+		ctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+		a.runs.setStop(id, stop)
+		defer a.runs.setStop(id, nil)
+	}
+	a.runs.runStarted(id)
+	began := time.Now()
+	res, err := a.Next.ExecuteActivity(ctx, in)
+	if len(in.Args) == 1 {
+		if run, ok := in.Args[0].(workflows.RunInput); ok {
+			a.runs.runEnded(run.Task.ID, time.Since(began))
+		}
+	}
+	return res, err
+}
+
+func (l *LocalRuns) setStop(id string, stop context.CancelCauseFunc) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if stop == nil {
+		delete(l.stops, id)
+		return
+	}
+	l.stops[id] = stop
+}
+
+// cancelHere stops job id's local run step if it runs here. Call it only
+// once Temporal accepted the job's cancel request: the workflow waits for
+// that request before it closes the job canceled.
+func (l *LocalRuns) cancelHere(id string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	stop := l.stops[id]
+	l.mu.Unlock()
+	if stop != nil {
+		stop(workflows.ErrCanceledHere)
+	}
+}
+
+// runEnded tells the followers how long a run step of taskID took here.
+func (l *LocalRuns) runEnded(taskID string, took time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.followers {
+		if f.runEnded != nil {
+			f.runEnded(taskID, took)
+		}
+	}
 }
 
 type localRunsWorkflow struct {

@@ -32,6 +32,9 @@ func jobFromInfo(info *workflowpb.WorkflowExecutionInfo) *Job {
 			job.RerunOf = &of
 		}
 	}
+	if p := info.GetMemo().GetFields()[memoRunsLocally]; p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &job.runsLocally)
+	}
 	if parent := keyword(info.GetSearchAttributes(), workflows.SearchAttrParentJob); parent != "" {
 		job.ParentJobID = &parent
 	}

@@ -14,6 +14,10 @@ import (
 // memoRerunOf is the memo field naming the job a rerun repeats.
 const memoRerunOf = "rerun_of"
 
+// memoRunsLocally is the memo field of jobs started with a local run step
+// (workflows.ExecuteInput.RunLocally).
+const memoRunsLocally = "runs_locally"
+
 // localActivityMarker is the name of the marker the SDK records a local
 // activity's result in; its "data" detail names the activity type.
 const localActivityMarker = "LocalActivity"

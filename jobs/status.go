@@ -67,6 +67,10 @@ func (j *Job) Terminal() bool {
 // worker has started its run step, and still running while the result is
 // persisted after it.
 func refineLive(job *Job, desc *workflowservice.DescribeWorkflowExecutionResponse) {
+	if job.runsLocally {
+		refineLocal(job, desc)
+		return
+	}
 	for _, pa := range desc.GetPendingActivities() {
 		if pa.GetActivityType().GetName() != workflows.RunTaskActivity {
 			continue
@@ -96,3 +100,34 @@ func refineLive(job *Job, desc *workflowservice.DescribeWorkflowExecutionRespons
 // runScheduledHistoryLength is the history length once the first workflow
 // task has scheduled the run step.
 const runScheduledHistoryLength = 6
+
+// refineLocal tells pending from running for a job whose run step is a
+// local activity: it runs inside a started workflow task (a task that
+// outlasts the workflow task timeout is heartbeated into a new one, started
+// at once), and the persist step, when the database was down, is the only
+// activity such a job schedules.
+func refineLocal(job *Job, desc *workflowservice.DescribeWorkflowExecutionResponse) {
+	wt := desc.GetPendingWorkflowTask()
+	if wt.GetState() == enumspb.PENDING_WORKFLOW_TASK_STATE_STARTED {
+		job.Status = StatusRunning
+		// A heartbeated task was started later than the step; the
+		// chain's first schedule is the closest Temporal keeps.
+		at := wt.GetStartedTime()
+		if desc.GetWorkflowExecutionInfo().GetHistoryLength() > firstTaskStartedHistoryLength {
+			at = wt.GetOriginalScheduledTime()
+		}
+		if at != nil {
+			started := micro(at.AsTime())
+			job.StartedAt = &started
+			job.UpdatedAt = started
+		}
+		return
+	}
+	if len(desc.GetPendingActivities()) > 0 {
+		job.Status = StatusRunning
+	}
+}
+
+// firstTaskStartedHistoryLength is the history length while the first
+// workflow task runs: started, task scheduled, task started.
+const firstTaskStartedHistoryLength = 3

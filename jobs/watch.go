@@ -88,6 +88,15 @@ func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}
 	// The caller re-reads the job next: from Temporal, not from a describe
 	// made before the wait.
 	defer s.live.stale(id)
+	if !s.local.runsHere(id) && s.live.quietPending != nil && s.live.quietPending() {
+		// Every job of the queue runs here, this one too once a slot
+		// frees: wait for it to begin rather than ask Temporal.
+		begun, drop := s.local.subscribeStart(id)
+		defer drop()
+		if !s.local.runsHere(id) && !s.awaitSignal(ctx, begun, ended) {
+			return
+		}
+	}
 	if s.local.runsHere(id) {
 		slice := time.NewTimer(closeWaitSlice)
 		defer slice.Stop()
@@ -100,6 +109,22 @@ func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}
 		}
 	}
 	s.waitClose(ctx, id, closeWaitSlice)
+}
+
+// awaitSignal waits up to closeWaitSlice for either channel; false when
+// the slice or ctx ended first.
+func (s *Service) awaitSignal(ctx context.Context, a, b <-chan struct{}) bool {
+	slice := time.NewTimer(closeWaitSlice)
+	defer slice.Stop()
+	select {
+	case <-a:
+	case <-b:
+	case <-slice.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // waitClose returns when the job closes or after at most d.

@@ -89,7 +89,12 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	place := artifactPlace(ctx, in, task)
 	var out RunOutput
 	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime, Artifact: place}
-	err := workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
+	var err error
+	if in.RunLocally && !task.IsFunction() {
+		err = runLocally(ctx, task, run, &out)
+	} else {
+		err = workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
+	}
 	if err != nil {
 		if place.ArtifactID != "" {
 			// Only jobs on the child-jobs path can have children.
@@ -131,6 +136,38 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 
 	return ExecuteResult{ArtifactID: saved.ArtifactID, StartedAt: out.StartedAt, FinishedAt: out.FinishedAt, Outcome: out.Outcome}, nil
 }
+
+// runLocally runs the run step as a local activity, inside the workflow
+// task that started the job: Temporal records it as one marker when the
+// task completes, with the job's end in the same write. A run that
+// outlasts the workflow task's timeout keeps it open with heartbeats (the
+// SDK's), and a cancel request reaches the workflow at the next one; a
+// cancel through the worker's own API stops the command at once and the
+// workflow then waits for the request itself, so the job closes canceled
+// as Temporal's cancel would have closed it.
+func runLocally(ctx workflow.Context, task TaskSnapshot, run RunInput, out *RunOutput) error {
+	opts := runOptions(task)
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: opts.StartToCloseTimeout,
+		RetryPolicy:         opts.RetryPolicy,
+	})
+	err := workflow.ExecuteLocalActivity(lctx, RunTaskActivity, run).Get(lctx, out)
+	var appErr *temporal.ApplicationError
+	if err == nil || !errors.As(err, &appErr) || appErr.Type() != ErrTypeCanceledHere {
+		return err
+	}
+	// The cancel request was accepted before the command was stopped, so
+	// it is on its way; the bound only keeps a lost one from holding the
+	// job open for ever.
+	if _, werr := workflow.AwaitWithTimeout(ctx, canceledHereWait, func() bool { return false }); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// canceledHereWait bounds how long a job whose command a local cancel
+// stopped waits for Temporal's cancel request before it fails instead.
+const canceledHereWait = time.Minute
 
 // databaseRetryPolicy retries a database step with capped backoff and no
 // limit on attempts.

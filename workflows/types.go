@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/chaptask/chaptask/domain"
@@ -48,7 +49,15 @@ const (
 	// ErrTypeTimeout is the error type of a run stopped by the task's
 	// timeout_seconds, in the artifact's data.error and the job's failure.
 	ErrTypeTimeout = "Timeout"
+	// ErrTypeCanceledHere is the error type of a local run step stopped by
+	// a cancel of the job made in the worker's own process, ahead of the
+	// cancel request that reaches the workflow in its next task.
+	ErrTypeCanceledHere = "CanceledHere"
 )
+
+// ErrCanceledHere is the cause a local run step's context is canceled with
+// when the job is canceled through the API of the worker's own process.
+var ErrCanceledHere = errors.New("job canceled through this process's API")
 
 // ExecuteInput starts a job.
 type ExecuteInput struct {
@@ -67,6 +76,12 @@ type ExecuteInput struct {
 	// Parent is set on child jobs: their artifact goes under the parent
 	// job's artifact, one level deeper.
 	Parent *ParentArtifact `json:"parent,omitempty"`
+	// RunLocally makes the run step of a shell task a local activity, run
+	// inside the workflow task that starts the job: two writes to
+	// Temporal's store instead of five, for tasks whose runs are short
+	// (the starter predicts it). Inputs written before it run the regular
+	// activity, so recorded histories replay unchanged.
+	RunLocally bool `json:"run_locally,omitempty"`
 }
 
 // ParentArtifact places a job's artifact in the artifact hierarchy.
