@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -15,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/chaptask/chaptask/activities"
+	"github.com/chaptask/chaptask/internal/testclient"
 	"github.com/chaptask/chaptask/jobs"
 	"github.com/chaptask/chaptask/workflows"
 )
@@ -59,8 +62,23 @@ func TestShortTaskRunsLocally(t *testing.T) {
 	svc.FollowLocalRuns(runs)
 	elsewhere := jobs.New(e.client, e.db, namespace, e.queue, logger()) // an API process without a worker
 
-	flag := filepath.Join(t.TempDir(), "long")
-	task := e.task(t, "if test -e "+flag+"; then sleep 60; fi; echo done")
+	dir := t.TempDir()
+	flag, pids := filepath.Join(dir, "long"), filepath.Join(dir, "pids")
+	task := e.task(t, "if test -e "+flag+"; then echo $$ >> "+pids+"; sleep 60; fi; echo done")
+	// gone waits until the shell of the latest long job has exited.
+	gone := func(what string) {
+		t.Helper()
+		raw, err := os.ReadFile(pids)
+		lines := strings.Fields(string(raw))
+		if err != nil || len(lines) == 0 {
+			t.Fatalf("no pid of the long job: %v", err)
+		}
+		pid := lines[len(lines)-1]
+		testclient.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+			_, err := os.Stat("/proc/" + pid)
+			return os.IsNotExist(err)
+		}, func() string { return "the command of a job " + what + " still runs (pid " + pid + ")" })
+	}
 	submit := func() string {
 		t.Helper()
 		id, err := svc.Submit(t.Context(), task, nil)
@@ -133,6 +151,18 @@ func TestShortTaskRunsLocally(t *testing.T) {
 		t.Error("the canceled local step did not end CanceledHere: the cancel waited for Temporal to deliver it")
 	}
 
+	gone("canceled through the API")
+
+	// Temporal's tools reach a local step at its workflow task's next
+	// heartbeat (80 % of the task's 10 s timeout).
+	canceled := submit()
+	svcEnv.waitStatus(t, canceled, jobs.StatusRunning)
+	if err := e.client.CancelWorkflow(t.Context(), canceled, ""); err != nil {
+		t.Fatal(err)
+	}
+	(&testEnv{jobs: elsewhere}).waitStatus(t, canceled, jobs.StatusCanceled)
+	gone("canceled from Temporal's tools")
+
 	terminated := submit()
 	svcEnv.waitStatus(t, terminated, jobs.StatusRunning)
 	if err := e.client.TerminateWorkflow(t.Context(), terminated, "", "from Temporal's tools"); err != nil {
@@ -141,4 +171,5 @@ func TestShortTaskRunsLocally(t *testing.T) {
 	if job := (&testEnv{jobs: elsewhere}).waitStatus(t, terminated, jobs.StatusFailed); job.StartedAt == nil {
 		t.Errorf("terminated local job %+v lost its start", job)
 	}
+	gone("terminated from Temporal's tools")
 }
