@@ -23,6 +23,7 @@ import (
 func childJobs(w worker.Worker, cfg config, tc client.Client, bdb *bun.DB, local *jobs.LocalRuns, slots jobs.SlotLender, logger *slog.Logger) func(context.Context, activities.JobScope) []any {
 	js := jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, logger)
 	js.FollowLocalRuns(local)
+	js.RunShortTasksLocally(cfg.LocalRunMax)
 	js.LinkConsole(cfg.consoleURL())
 	js.LendSlotsWhileWaiting(slots)
 	w.RegisterActivityWithOptions(js.CancelChildren, activity.RegisterOptions{Name: workflows.CancelChildrenActivity})

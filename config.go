@@ -53,6 +53,9 @@ type config struct {
 	// DBTimeout bounds each database call of a request and each network
 	// read or write to PostgreSQL.
 	DBTimeout time.Duration
+	// LocalRunMax is the longest last run of a shell task after which its
+	// next jobs still run their step inside the workflow task; 0 never.
+	LocalRunMax time.Duration
 	// ArtifactRetention, when positive, removes artifacts older than it.
 	ArtifactRetention time.Duration
 	// MinFreeBytes is the free space of the data directory below which
@@ -76,6 +79,11 @@ type config struct {
 	TemporalCompression string
 }
 
+// maxLocalRunMax bounds CHAPTASK_LOCAL_RUN_MAX: a local run step longer
+// than the workflow task's heartbeat (8 s) costs more than a regular one,
+// and a cancel from Temporal's tools waits for that heartbeat.
+const maxLocalRunMax = 5 * time.Second
+
 func (c config) runsAPI() bool    { return c.Role == roleAll || c.Role == roleAPI }
 func (c config) runsWorker() bool { return c.Role == roleAll || c.Role == roleWorker }
 
@@ -89,7 +97,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	var c config
 	var logLevel, seed, maxConc, maxOut, retention, readOnly, shell string
-	var dbTimeout, artifactRetention, minFree string
+	var dbTimeout, artifactRetention, minFree, localRunMax string
 	var maxConns, readTimeout, uiOpen string
 	name := "chaptask"
 	if len(args) > 0 {
@@ -122,6 +130,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&shell, "shell-enabled", env("CHAPTASK_SHELL_ENABLED", "true"), "allow shell tasks; false runs registered functions only (CHAPTASK_SHELL_ENABLED)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHAPTASK_METRICS_ADDR", ""), "also serve /metrics on this address, e.g. for worker-only processes; empty disables it (CHAPTASK_METRICS_ADDR)")
 	fs.StringVar(&dbTimeout, "db-timeout", env("CHAPTASK_DB_TIMEOUT", db.DefaultCallTimeout.String()), "deadline of each database call a request makes, and of each read or write to PostgreSQL (CHAPTASK_DB_TIMEOUT)")
+	fs.StringVar(&localRunMax, "local-run-max", env("CHAPTASK_LOCAL_RUN_MAX", "1s"), "a shell task whose last run took at most this long runs its next jobs' step inside the workflow task (a local activity); 0 never (CHAPTASK_LOCAL_RUN_MAX)")
 	fs.StringVar(&artifactRetention, "artifact-retention", env("CHAPTASK_ARTIFACT_RETENTION", "off"), "remove artifacts (and job logs) older than this, e.g. 2160h; off keeps them (CHAPTASK_ARTIFACT_RETENTION)")
 	fs.StringVar(&minFree, "min-free-space", env("CHAPTASK_MIN_FREE_SPACE", "256MiB"), "free space of the data directory below which /health reports storage unhealthy; 0 turns the check off (CHAPTASK_MIN_FREE_SPACE)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("CHAPTASK_TEMPORAL_UI_URL", ""), "Temporal Web UI address the console links to; empty uses the embedded UI's (CHAPTASK_TEMPORAL_UI_URL)")
@@ -168,6 +177,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.DBTimeout, err = time.ParseDuration(dbTimeout); err != nil || c.DBTimeout < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("db timeout %q: want a duration of at least 100ms, e.g. 5s", dbTimeout))
+	}
+	if c.LocalRunMax, err = time.ParseDuration(localRunMax); err != nil || c.LocalRunMax < 0 || c.LocalRunMax > maxLocalRunMax {
+		errs = append(errs, fmt.Errorf("local run max %q: want a duration from 0 to %s, e.g. 1s", localRunMax, maxLocalRunMax))
 	}
 	if r := strings.ToLower(artifactRetention); r != "off" && r != "0" {
 		if c.ArtifactRetention, err = time.ParseDuration(artifactRetention); err != nil || c.ArtifactRetention < time.Minute {

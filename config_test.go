@@ -2,6 +2,7 @@ package chaptask
 
 import (
 	"io"
+	"time"
 	"testing"
 )
 
@@ -35,6 +36,22 @@ func TestAddressesPeopleOpenMustBeURLs(t *testing.T) {
 			if _, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard); err == nil {
 				t.Errorf("%s=%q: no error", name, bad)
 			}
+		}
+	}
+}
+
+func TestLocalRunMax(t *testing.T) {
+	for value, want := range map[string]time.Duration{"": time.Second, "0": 0, "250ms": 250 * time.Millisecond, "5s": 5 * time.Second} {
+		env := map[string]string{"CHAPTASK_LOCAL_RUN_MAX": value}
+		cfg, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+		if err != nil || cfg.LocalRunMax != want {
+			t.Errorf("CHAPTASK_LOCAL_RUN_MAX=%q: %v, %v; want %v", value, cfg.LocalRunMax, err, want)
+		}
+	}
+	for _, bad := range []string{"-1s", "6s", "fast", "1"} {
+		env := map[string]string{"CHAPTASK_LOCAL_RUN_MAX": bad}
+		if _, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard); err == nil {
+			t.Errorf("CHAPTASK_LOCAL_RUN_MAX=%q: no error", bad)
 		}
 	}
 }

@@ -170,6 +170,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	js := jobs.New(tc, bdb, cfg.TemporalNamespace, cfg.TaskQueue, slog.New(api.LogHandler(logger.Handler())))
 	js.FollowLocalRuns(localRuns)
+	js.RunShortTasksLocally(cfg.LocalRunMax)
 	if checks := storageChecks(cfg); cfg.TemporalAddress == "" && len(checks) > 0 {
 		js.WatchTemporalDisk(func() error { return checks[0].Check(ctx) })
 	}

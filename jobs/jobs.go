@@ -167,6 +167,14 @@ func (s *Service) FollowLocalRuns(l *LocalRuns) {
 	s.live.setQuietPending(sole.isSole)
 }
 
+// RunShortTasksLocally sets the longest last run of a shell task after
+// which its next jobs run their step inside the workflow task
+// (workflows.ExecuteInput.RunLocally); 0 turns it off. Call it before the
+// Service is used; DefaultLocalRunMax until then.
+func (s *Service) RunShortTasksLocally(max time.Duration) {
+	s.lengths.setMax(max)
+}
+
 // WatchTemporalDisk tells the service how to check the disk of an embedded
 // Temporal server's store: lowDisk returns why it is too full, or nil.
 // While it is, Temporal's failures are reported as ErrStorageFull: a full

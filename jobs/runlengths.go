@@ -12,18 +12,25 @@ import (
 // heartbeat every few seconds, and the task's next job goes the regular way.
 type runLengths struct {
 	mu   sync.Mutex
+	max  time.Duration            // the longest run step that counts as short; 0: none does
 	last map[string]time.Duration // task id → its latest run step
 }
 
-// Bounds of the prediction: a run step up to localRunMax counts as short,
-// and at most runLengthsSize tasks are remembered.
+// Defaults of the prediction: a run step up to DefaultLocalRunMax counts
+// as short, and at most runLengthsSize tasks are remembered.
 const (
-	localRunMax    = time.Second
-	runLengthsSize = 4096
+	DefaultLocalRunMax = time.Second
+	runLengthsSize     = 4096
 )
 
 func newRunLengths() *runLengths {
-	return &runLengths{last: map[string]time.Duration{}}
+	return &runLengths{max: DefaultLocalRunMax, last: map[string]time.Duration{}}
+}
+
+func (r *runLengths) setMax(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.max = d
 }
 
 // observe records that a run step of taskID took took.
@@ -48,5 +55,5 @@ func (r *runLengths) short(taskID string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	took, ok := r.last[taskID]
-	return ok && took <= localRunMax
+	return ok && r.max > 0 && took <= r.max
 }
