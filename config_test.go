@@ -2,8 +2,8 @@ package chaptask
 
 import (
 	"io"
-	"time"
 	"testing"
+	"time"
 )
 
 func TestConsoleURL(t *testing.T) {
