@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/chaptask/chaptask/workflows"
@@ -40,7 +42,7 @@ type LocalRuns struct {
 	// gate bounds the local run steps running at once (SetRunGate).
 	gate RunGate
 	// stops cancel the local run steps running here, by job id.
-	stops map[string]context.CancelCauseFunc
+	stops map[string]*stopper
 }
 
 type localFollower struct {
@@ -75,7 +77,7 @@ func NewLocalRuns() *LocalRuns {
 		running:  map[string]int{},
 		waiters:  map[string]map[chan struct{}]struct{}{},
 		starts:   map[string]map[chan struct{}]struct{}{},
-		stops:    map[string]context.CancelCauseFunc{},
+		stops:    map[string]*stopper{},
 	}
 }
 
@@ -208,17 +210,20 @@ func (a *localRunsActivity) ExecuteActivity(ctx context.Context, in *interceptor
 	}
 	id := info.WorkflowExecution.ID
 	if info.IsLocalActivity {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		defer a.runs.addStop(id, &stopper{cancel: cancel})()
 		if a.runs.gate != nil {
 			if err := a.runs.gate.AcquireRun(ctx); err != nil {
+				if errors.Is(context.Cause(ctx), workflows.ErrCanceledHere) {
+					// Canceled while it waited for a slot: it never ran.
+					return nil, temporal.NewNonRetryableApplicationError(workflows.ErrCanceledHere.Error(), workflows.ErrTypeCanceledHere, nil)
+				}
 				return nil, err
 			}
 			defer a.runs.gate.ReleaseRun()
 		}
-		var stop context.CancelCauseFunc
-		ctx, stop = context.WithCancelCause(ctx)
-		defer stop(nil)
-		a.runs.setStop(id, stop)
-		defer a.runs.setStop(id, nil)
 	}
 	a.runs.runStarted(id)
 	began := time.Now()
@@ -231,14 +236,23 @@ func (a *localRunsActivity) ExecuteActivity(ctx context.Context, in *interceptor
 	return res, err
 }
 
-func (l *LocalRuns) setStop(id string, stop context.CancelCauseFunc) {
+// stopper cancels one local run step.
+type stopper struct{ cancel context.CancelCauseFunc }
+
+// addStop makes stop the way to cancel job id's local run step, until the
+// returned func is called; a newer step of the same job (a retry after a
+// lost workflow task) replaces it.
+func (l *LocalRuns) addStop(id string, stop *stopper) (remove func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if stop == nil {
-		delete(l.stops, id)
-		return
-	}
 	l.stops[id] = stop
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.stops[id] == stop {
+			delete(l.stops, id)
+		}
+	}
 }
 
 // cancelHere stops job id's local run step if it runs here. Call it only
@@ -252,7 +266,7 @@ func (l *LocalRuns) cancelHere(id string) {
 	stop := l.stops[id]
 	l.mu.Unlock()
 	if stop != nil {
-		stop(workflows.ErrCanceledHere)
+		stop.cancel(workflows.ErrCanceledHere)
 	}
 }
 

@@ -137,17 +137,30 @@ func TestShortTaskRunsLocally(t *testing.T) {
 	if seen.StartedAt == nil {
 		t.Errorf("a process without the worker reads the running local job without its start: %+v", seen)
 	}
+	stoppedHere := func(id string) bool {
+		for _, ev := range history(id) {
+			if f := ev.GetMarkerRecordedEventAttributes().GetFailure(); f != nil && f.GetApplicationFailureInfo().GetType() == workflows.ErrTypeCanceledHere {
+				return true
+			}
+		}
+		return false
+	}
+	// A second job waits in the worker for the one run slot; a cancel
+	// ends its wait at once.
+	waiting := submit()
+	svcEnv.waitStatus(t, waiting, jobs.StatusRunning)
+	if err := svc.Cancel(t.Context(), waiting); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	svcEnv.waitStatus(t, waiting, jobs.StatusCanceled)
+	if !stoppedHere(waiting) {
+		t.Error("the local step canceled while it waited for a slot did not end CanceledHere")
+	}
 	if err := svc.Cancel(t.Context(), long); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 	svcEnv.waitStatus(t, long, jobs.StatusCanceled)
-	stoppedHere := false
-	for _, ev := range history(long) {
-		if f := ev.GetMarkerRecordedEventAttributes().GetFailure(); f != nil {
-			stoppedHere = stoppedHere || f.GetApplicationFailureInfo().GetType() == workflows.ErrTypeCanceledHere
-		}
-	}
-	if !stoppedHere {
+	if !stoppedHere(long) {
 		t.Error("the canceled local step did not end CanceledHere: the cancel waited for Temporal to deliver it")
 	}
 

@@ -97,22 +97,14 @@ func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}
 			return
 		}
 	}
-	if s.local.runsHere(id) {
-		slice := time.NewTimer(closeWaitSlice)
-		defer slice.Stop()
-		select {
-		case <-ended:
-		case <-slice.C:
-			return // still running, or evicted without a word: the caller re-reads it
-		case <-ctx.Done():
-			return
-		}
+	if s.local.runsHere(id) && !s.awaitSignal(ctx, ended, nil) {
+		return // still running, or evicted without a word: the caller re-reads it
 	}
 	s.waitClose(ctx, id, closeWaitSlice)
 }
 
-// awaitSignal waits up to closeWaitSlice for either channel; false when
-// the slice or ctx ended first.
+// awaitSignal waits up to closeWaitSlice for either channel (a nil one
+// never fires); false when the slice or ctx ended first.
 func (s *Service) awaitSignal(ctx context.Context, a, b <-chan struct{}) bool {
 	slice := time.NewTimer(closeWaitSlice)
 	defer slice.Stop()
