@@ -85,6 +85,12 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// four are still read, so tasks an earlier version left in the
 		// others are not stranded.
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		// A job's local run step keeps its workflow task open with
+		// heartbeats; after this long (default 30 min) the server times
+		// the task out and the step would run again from the start. Above
+		// the run step's 24 h limit, so a local step ends the way a
+		// regular one does.
+		dynamicconfig.WorkflowTaskHeartbeatTimeout.Key(): 48 * time.Hour,
 	}
 }
 

@@ -2,14 +2,21 @@ package reliability
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	temporalclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+
 	"github.com/chaptask/chaptask/db/dbtest"
+	"github.com/chaptask/chaptask/workflows"
 )
 
 // TestLongDatabaseOutage holds PostgreSQL away for longer than any single
@@ -25,13 +32,18 @@ func TestLongDatabaseOutage(t *testing.T) {
 		name   string
 		stall  bool
 		outage time.Duration
+		local  bool
 	}{
-		{"refused-120s", false, 120 * time.Second},
-		{"stalled-60s", true, 60 * time.Second},
+		{"refused-120s", false, 120 * time.Second, false},
+		{"stalled-60s", true, 60 * time.Second, false},
+		// The jobs' run steps are local activities (each task ran once,
+		// quickly, before): results wait in the persist step or in the
+		// step itself while its workflow task is heartbeated.
+		{"refused-30s-local-steps", false, 30 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testLongOutage(t, pgURL, tc.stall, tc.outage)
+			testLongOutage(t, pgURL, tc.stall, tc.outage, tc.local)
 		})
 	}
 }
@@ -45,9 +57,14 @@ const (
 	outageLargeSize = 300_000
 )
 
-func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration) {
+func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration, local bool) {
 	began := time.Now()
-	proxy, _, c := startBehindProxy(t, pgURL, 16)
+	env := map[string]string{}
+	if local {
+		// The tasks' first runs take a little over a second.
+		env["CHAPTASK_LOCAL_RUN_MAX"] = "5s"
+	}
+	proxy, p, c := startBehindProxy(t, pgURL, 16, env)
 
 	marks := t.TempDir()
 	// Commands wait for the outage to begin, so that every job is in
@@ -59,6 +76,22 @@ func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration
 	large := c.createTask(t, map[string]any{"command": waitGate + fmt.Sprintf("head -c %d /dev/zero | tr '\\0' y; echo; echo $CHAPTASK_JOB_ID; touch %s/$CHAPTASK_JOB_ID",
 		outageLargeSize, marks)})
 	jobTask := map[string]string{}
+	var warmUp []string
+	if local {
+		// One finished run of each task, with the gate open, makes the
+		// next jobs' run steps local.
+		if err := os.WriteFile(gate, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range []string{small, large} {
+			id := c.execute(t, task)
+			jobTask[id], warmUp = task, append(warmUp, id)
+		}
+		c.waitFinished(t, len(warmUp), time.Minute)
+		if err := os.Remove(gate); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range outageSmallJobs + outageLargeJobs {
 		task := small
 		if i%10 == 9 {
@@ -66,7 +99,8 @@ func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration
 		}
 		jobTask[c.execute(t, task)] = task
 	}
-	inFlight := len(jobTask)
+	inFlight := len(jobTask) - len(warmUp)
+	finishedBefore := countFiles(t, marks)
 	want := func(jobID, taskID string) (stdout, stderr string) {
 		if taskID == large {
 			return strings.Repeat("y", outageLargeSize) + "\n" + jobID + "\n", ""
@@ -90,7 +124,7 @@ func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration
 	var finishedDuring int
 	var lastCommand time.Duration
 	for time.Since(outageBegan) < outage {
-		if n := countFiles(t, marks); n > finishedDuring {
+		if n := countFiles(t, marks) - finishedBefore; n > finishedDuring {
 			finishedDuring, lastCommand = n, time.Since(outageBegan)
 		}
 		var failed page[job]
@@ -106,7 +140,7 @@ func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration
 	proxy.up()
 	held := time.Since(outageBegan)
 
-	c.waitFinished(t, inFlight, 3*time.Minute)
+	c.waitFinished(t, len(jobTask), 3*time.Minute)
 	recovered := time.Since(outageBegan) - held
 	lost, dup := c.checkOneArtifactEach(t, jobTask, func(taskID string, data map[string]any) error {
 		return nil // checked below, where the job id is known
@@ -130,12 +164,18 @@ func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration
 			logsMatch++
 		}
 	}
-	if logsMatch != inFlight {
-		t.Errorf("the live output of %d of %d jobs matches its artifact", logsMatch, inFlight)
+	if logsMatch != len(jobTask) {
+		t.Errorf("the live output of %d of %d jobs matches its artifact", logsMatch, len(jobTask))
+	}
+	if local {
+		checkRunStepsLocal(t, p, jobTask, warmUp)
 	}
 	mode := "refused"
 	if stall {
 		mode = "stalled"
+	}
+	if local {
+		mode += ", local run steps"
 	}
 	t.Logf("FIGURE: long-outage/%s: database %s for %s with %d jobs in flight (%d with output over 128 KiB); "+
 		"%d commands finished during it, the last %s into it; all done %s after it ended; %d lost, %d duplicated, %d of %d logs match their artifacts; wall %s",
@@ -173,4 +213,52 @@ func (c *client) checkLogs(t *testing.T, jobID, stdout, stderr string) bool {
 		return false
 	}
 	return true
+}
+
+// checkRunStepsLocal reads the histories of the jobs of jobTask other than
+// warmUp from the service's embedded Temporal server and fails unless each
+// ran its step as a local activity (a marker, no RunTask activity).
+func checkRunStepsLocal(t *testing.T, p *proc, jobTask map[string]string, warmUp []string) {
+	t.Helper()
+	raw, err := os.ReadFile(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frontend string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if addr, ok := strings.CutPrefix(line, "chaptask: embedded Temporal frontend on "); ok {
+			frontend = addr
+		}
+	}
+	tc, err := temporalclient.Dial(temporalclient.Options{HostPort: frontend, Namespace: "default", Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatalf("dial the embedded Temporal server at %q: %v", frontend, err)
+	}
+	defer tc.Close()
+	regular := 0
+	for id := range jobTask {
+		if slices.Contains(warmUp, id) {
+			continue
+		}
+		iter := tc.GetWorkflowHistory(t.Context(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		markers := 0
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				t.Fatalf("history of job %s: %v", id, err)
+			}
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == workflows.RunTaskActivity {
+				regular++
+			}
+			if ev.GetMarkerRecordedEventAttributes() != nil {
+				markers++
+			}
+		}
+		if markers == 0 {
+			t.Errorf("job %s recorded no local run step", id)
+		}
+	}
+	if regular > 0 {
+		t.Errorf("%d jobs ran their step as a regular activity after their task's short first run", regular)
+	}
 }

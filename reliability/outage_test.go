@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -202,7 +203,7 @@ func TestDatabaseOutage(t *testing.T) {
 
 func testOutage(t *testing.T, refuse bool) {
 	began := time.Now()
-	proxy, p, c := startBehindProxy(t, dbtest.PostgresURL(t), 8)
+	proxy, p, c := startBehindProxy(t, dbtest.PostgresURL(t), 8, nil)
 
 	marks := t.TempDir()
 	quick := c.createTask(t, map[string]any{"command": "echo quick"})
@@ -326,8 +327,9 @@ func testOutage(t *testing.T, refuse bool) {
 }
 
 // startBehindProxy starts chaptask (embedded Temporal) on PostgreSQL at
-// pgURL through a proxy the test controls, running jobs jobs at a time.
-func startBehindProxy(t *testing.T, pgURL string, jobs int) (*tcpProxy, *proc, *client) {
+// pgURL through a proxy the test controls, running jobs jobs at a time,
+// with env added to its environment.
+func startBehindProxy(t *testing.T, pgURL string, jobs int, env map[string]string) (*tcpProxy, *proc, *client) {
 	t.Helper()
 	u, err := url.Parse(pgURL)
 	if err != nil {
@@ -335,10 +337,11 @@ func startBehindProxy(t *testing.T, pgURL string, jobs int) (*tcpProxy, *proc, *
 	}
 	proxy := newProxy(t, u.Host)
 	u.Host = proxy.addr
-	env := childEnv(t.TempDir())
-	env["DATABASE_URL"] = u.String()
-	env["CHAPTASK_MAX_CONCURRENCY"] = strconv.Itoa(jobs)
-	p := start(t, "chaptask", env)
+	full := childEnv(t.TempDir())
+	maps.Copy(full, env)
+	full["DATABASE_URL"] = u.String()
+	full["CHAPTASK_MAX_CONCURRENCY"] = strconv.Itoa(jobs)
+	p := start(t, "chaptask", full)
 	return proxy, p, newClient(p.base)
 }
 

@@ -90,7 +90,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	var out RunOutput
 	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime, Artifact: place}
 	var err error
-	if in.RunLocally && !task.IsFunction() {
+	if in.RunLocally && !task.IsFunction() && runOptions(task).StartToCloseTimeout <= runStartToClose {
 		err = runLocally(ctx, task, run, &out)
 	} else {
 		err = workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
@@ -138,7 +138,9 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 }
 
 // runLocally runs the run step as a local activity, inside the workflow
-// task that started the job: Temporal records it as one marker when the
+// task that started the job (only for steps bounded by runStartToClose,
+// below the server's workflow-task heartbeat limit that chaptask's server
+// configurations raise to 48 h): Temporal records it as one marker when the
 // task completes, with the job's end in the same write. A run that
 // outlasts the workflow task's timeout keeps it open with heartbeats (the
 // SDK's), and a cancel request reaches the workflow at the next one; a

@@ -11,9 +11,12 @@ import (
 )
 
 // TestRunLocallyMakesAShellRunStepLocal checks which jobs run their step as
-// a local activity: shell tasks started with RunLocally, and no others.
+// a local activity: shell tasks started with RunLocally whose step is
+// bounded by the usual 24 h, and no others.
 func TestRunLocallyMakesAShellRunStepLocal(t *testing.T) {
 	function := TaskSnapshot{ID: "01FUNC", TaskType: "go", Command: "calculate_sum"}
+	dayLong := task
+	dayLong.TimeoutSeconds = ptr(int64(30 * 3600))
 	for _, tc := range []struct {
 		name      string
 		in        ExecuteInput
@@ -22,6 +25,9 @@ func TestRunLocallyMakesAShellRunStepLocal(t *testing.T) {
 		{"shell, RunLocally", ExecuteInput{TaskID: task.ID, Snapshot: &task, RunLocally: true}, true},
 		{"shell, inputs written before RunLocally", ExecuteInput{TaskID: task.ID, Snapshot: &task}, false},
 		{"function, RunLocally", ExecuteInput{TaskID: function.ID, Snapshot: &function, RunLocally: true}, false},
+		// Past the run step's 24 h limit a workflow task could not be
+		// heartbeated for the whole run.
+		{"shell with a 30 h timeout, RunLocally", ExecuteInput{TaskID: dayLong.ID, Snapshot: &dayLong, RunLocally: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := okSteps()
