@@ -170,17 +170,17 @@ func testLongOutage(t *testing.T, pgURL string, stall bool, outage time.Duration
 	if local {
 		checkRunStepsLocal(t, p, jobTask, warmUp)
 	}
-	mode := "refused"
+	mode, steps := "refused", "regular"
 	if stall {
 		mode = "stalled"
 	}
 	if local {
-		mode += ", local run steps"
+		steps = "local"
 	}
-	t.Logf("FIGURE: long-outage/%s: database %s for %s with %d jobs in flight (%d with output over 128 KiB); "+
-		"%d commands finished during it, the last %s into it; all done %s after it ended; %d lost, %d duplicated, %d of %d logs match their artifacts; wall %s",
-		mode, mode, held.Round(time.Second), inFlight, outageLargeJobs, finishedDuring, lastCommand.Round(100*time.Millisecond),
-		recovered.Round(100*time.Millisecond), lost, dup, logsMatch, inFlight, time.Since(began).Round(time.Second))
+	t.Logf("FIGURE: long-outage/%s: database %s for %s with %d jobs in flight (%d with output over 128 KiB), %s run steps; "+
+		"%d commands finished during it, the last %s into it; all done %s after it ended; %d lost, %d duplicated, %d of %d logs match their artifacts (warm-up jobs included); wall %s",
+		mode, mode, held.Round(time.Second), inFlight, outageLargeJobs, steps, finishedDuring, lastCommand.Round(100*time.Millisecond),
+		recovered.Round(100*time.Millisecond), lost, dup, logsMatch, len(jobTask), time.Since(began).Round(time.Second))
 }
 
 // checkLogs reads a job's whole live output and reports whether its stdout
