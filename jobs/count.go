@@ -14,7 +14,10 @@ import (
 // LIMIT on an ordered index. Counts are therefore shared by every request
 // of the process, per query:
 //
-//   - a count started at most countFresh ago is served as it is;
+//   - a count started at most countFresh ago is served as it is, or, for a
+//     count that took long, at most countCostFactor times what it took
+//     (up to half of countMaxStale): a count of a long history scans it
+//     all and holds up the pages read meanwhile, so it runs less often;
 //   - one started at most countMaxStale ago (or one a write of this
 //     process made stale) is served too, while a single background count
 //     per query replaces it;
@@ -23,9 +26,10 @@ import (
 //
 // countQueries bounds the memory: the least recently read queries go first.
 const (
-	countFresh    = time.Second
-	countMaxStale = 10 * time.Second
-	countQueries  = 256
+	countFresh      = time.Second
+	countMaxStale   = 10 * time.Second
+	countQueries    = 256
+	countCostFactor = 200
 )
 
 // countFunc counts the jobs a visibility query selects.
@@ -59,6 +63,8 @@ type countEntry struct {
 	n   int
 	at  time.Time
 	has bool
+	// took is how long that count took.
+	took time.Duration
 	// writes is countCache.writes when the count started.
 	writes uint64
 	// running is closed when the count under way ends; nil when none is.
@@ -79,7 +85,7 @@ func (c *countCache) get(ctx context.Context, query string) (int, error) {
 	e := c.entry(query)
 	age := c.now().Sub(e.at)
 	switch {
-	case e.has && age <= c.fresh && e.writes == c.writes:
+	case e.has && age <= c.freshFor(e) && e.writes == c.writes:
 		n := e.n
 		c.mu.Unlock()
 		return n, nil
@@ -113,6 +119,12 @@ func (c *countCache) get(ctx context.Context, query string) (int, error) {
 		return 0, e.err
 	}
 	return e.n, nil
+}
+
+// freshFor is how long e's count is served without a new one. c.mu is
+// held.
+func (c *countCache) freshFor(e *countEntry) time.Duration {
+	return max(c.fresh, min(countCostFactor*e.took, c.maxStale/2))
 }
 
 // entry returns query's entry, made the most recent, creating it (and
@@ -149,7 +161,7 @@ func (c *countCache) start(ctx context.Context, e *countEntry) {
 		defer c.mu.Unlock()
 		e.err = err
 		if err == nil {
-			e.n, e.at, e.has, e.writes = n, at, true, writes
+			e.n, e.at, e.has, e.writes, e.took = n, at, true, writes, c.now().Sub(at)
 		}
 		e.running = nil
 		close(done)

@@ -19,6 +19,9 @@ type fakeCounts struct {
 	err   error
 	gate  chan struct{}
 	calls int
+	// clock, when set, moves by takes during each count.
+	clock *fakeClock
+	takes time.Duration
 }
 
 func (f *fakeCounts) count(ctx context.Context, query string) (int, error) {
@@ -35,6 +38,9 @@ func (f *fakeCounts) count(ctx context.Context, query string) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.clock != nil {
+		f.clock.advance(f.takes)
+	}
 	return f.n[query], f.err
 }
 
@@ -219,5 +225,32 @@ func TestCountCacheBound(t *testing.T) {
 	mustCount(t, c, "0")
 	if f.calls != calls+1 {
 		t.Errorf("%d counts for a cached and an evicted query, want 1", f.calls-calls)
+	}
+}
+
+// TestCountCacheSlowCountsRunLessOften: a count that took 20 ms is served
+// for 200 times that (4 s) before a new one starts, one that took 1 ms for
+// the usual second, and none for longer than half the stale bound.
+func TestCountCacheSlowCountsRunLessOften(t *testing.T) {
+	for _, tc := range []struct {
+		takes, fresh time.Duration
+	}{
+		{time.Millisecond, time.Second},
+		{20 * time.Millisecond, 4 * time.Second},
+		{time.Second, 5 * time.Second},
+	} {
+		f := &fakeCounts{n: map[string]int{"q": 5}, takes: tc.takes}
+		c, clock := testCountCache(f, 4)
+		f.clock = clock
+		mustCount(t, c, "q")
+		clock.advance(tc.fresh - tc.takes)
+		if mustCount(t, c, "q"); c.refreshes.Load() != 1 {
+			t.Errorf("count taking %s: a new count %s after the last began; want it served as it is", tc.takes, tc.fresh)
+		}
+		clock.advance(time.Millisecond)
+		if mustCount(t, c, "q"); c.refreshes.Load() != 2 {
+			t.Errorf("count taking %s: no new count %s after the last began", tc.takes, tc.fresh+time.Millisecond)
+		}
+		waitIdle(t, c)
 	}
 }
