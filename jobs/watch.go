@@ -54,7 +54,7 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Job) error) e
 			continue
 		}
 		pendingPoll = pendingPollMin
-		s.awaitEnd(ctx, id, ended)
+		s.awaitEnd(ctx, id, ended, false)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -75,7 +75,7 @@ func (s *Service) Wait(ctx context.Context, id string) (*Job, error) {
 		if err != nil || job.Terminal() || ctx.Err() != nil {
 			return job, err
 		}
-		s.awaitEnd(ctx, id, ended)
+		s.awaitEnd(ctx, id, ended, job.Status == StatusPending)
 	}
 }
 
@@ -83,14 +83,18 @@ func (s *Service) Wait(ctx context.Context, id string) (*Job, error) {
 // slice. A job this process's worker executes is waited for locally until
 // its workflow returns; only then, or for a job running elsewhere, does it
 // long-poll Temporal for the close event, which by then is the job's next
-// event.
-func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}) {
+// event. A job last read pending is first waited for to begin here, when
+// this process's worker is the queue's only one.
+func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}, pending bool) {
 	// The caller re-reads the job next: from Temporal, not from a describe
 	// made before the wait.
 	defer s.live.stale(id)
-	if !s.local.runsHere(id) && s.live.quietPending != nil && s.live.quietPending() {
+	if pending && !s.local.runsHere(id) && s.live.quietPending != nil && s.live.quietPending() {
 		// Every job of the queue runs here, this one too once a slot
-		// frees: wait for it to begin rather than ask Temporal.
+		// frees: wait for it to begin rather than ask Temporal. Only for
+		// a job read pending: one read running may have begun and ended
+		// here already, with its close not yet recorded, and would wait
+		// the whole slice for a start that is over.
 		begun, drop := s.local.subscribeStart(id)
 		defer drop()
 		if !s.local.runsHere(id) && !s.awaitSignal(ctx, begun, ended) {
