@@ -270,9 +270,6 @@ func (a *Activities) runTask(ctx context.Context, in workflows.RunInput, logger 
 		switch {
 		case err != nil && ctx.Err() != nil:
 			logger.Info("job canceled; its process group was killed")
-			if errors.Is(context.Cause(ctx), workflows.ErrCanceledHere) {
-				return out, temporal.NewNonRetryableApplicationError(workflows.ErrCanceledHere.Error(), workflows.ErrTypeCanceledHere, nil)
-			}
 			return out, ctx.Err()
 		case err != nil && timedOut():
 			logger.Info("job timed out; its process group was killed", "timeout", in.Task.Timeout())

@@ -216,11 +216,7 @@ func (a *localRunsActivity) ExecuteActivity(ctx context.Context, in *interceptor
 		defer a.runs.addStop(id, &stopper{cancel: cancel})()
 		if a.runs.gate != nil {
 			if err := a.runs.gate.AcquireRun(ctx); err != nil {
-				if errors.Is(context.Cause(ctx), workflows.ErrCanceledHere) {
-					// Canceled while it waited for a slot: it never ran.
-					return nil, temporal.NewNonRetryableApplicationError(workflows.ErrCanceledHere.Error(), workflows.ErrTypeCanceledHere, nil)
-				}
-				return nil, err
+				return nil, stoppedHere(ctx, err) // it never ran
 			}
 			defer a.runs.gate.ReleaseRun()
 		}
@@ -233,7 +229,16 @@ func (a *localRunsActivity) ExecuteActivity(ctx context.Context, in *interceptor
 			a.runs.runEnded(run.Task.ID, time.Since(began))
 		}
 	}
-	return res, err
+	return res, stoppedHere(ctx, err)
+}
+
+// stoppedHere is err, or, when cancelHere stopped the step, the
+// CanceledHere failure the workflow waits on for Temporal's own request.
+func stoppedHere(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), workflows.ErrCanceledHere) {
+		return temporal.NewNonRetryableApplicationError(workflows.ErrCanceledHere.Error(), workflows.ErrTypeCanceledHere, nil)
+	}
+	return err
 }
 
 // stopper cancels one local run step.
@@ -275,9 +280,7 @@ func (l *LocalRuns) runEnded(taskID string, took time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, f := range l.followers {
-		if f.runEnded != nil {
-			f.runEnded(taskID, took)
-		}
+		f.runEnded(taskID, took)
 	}
 }
 

@@ -97,11 +97,11 @@ func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}
 		// the whole slice for a start that is over.
 		begun, drop := s.local.subscribeStart(id)
 		defer drop()
-		if !s.local.runsHere(id) && !s.awaitSignal(ctx, begun, ended) {
+		if !s.local.runsHere(id) && !awaitSignal(ctx, begun, ended) {
 			return
 		}
 	}
-	if s.local.runsHere(id) && !s.awaitSignal(ctx, ended, nil) {
+	if s.local.runsHere(id) && !awaitSignal(ctx, ended, nil) {
 		return // still running, or evicted without a word: the caller re-reads it
 	}
 	s.waitClose(ctx, id, closeWaitSlice)
@@ -109,7 +109,7 @@ func (s *Service) awaitEnd(ctx context.Context, id string, ended <-chan struct{}
 
 // awaitSignal waits up to closeWaitSlice for either channel (a nil one
 // never fires); false when the slice or ctx ended first.
-func (s *Service) awaitSignal(ctx context.Context, a, b <-chan struct{}) bool {
+func awaitSignal(ctx context.Context, a, b <-chan struct{}) bool {
 	slice := time.NewTimer(closeWaitSlice)
 	defer slice.Stop()
 	select {

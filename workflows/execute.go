@@ -85,13 +85,14 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 	// The options come from the snapshot, a recorded local activity result,
 	// so replay sees the same ones. Replay matches only an activity's id and
 	// type, so histories recorded with the fixed options still replay.
-	actx := workflow.WithActivityOptions(ctx, runOptions(task))
+	opts := runOptions(task)
+	actx := workflow.WithActivityOptions(ctx, opts)
 	place := artifactPlace(ctx, in, task)
 	var out RunOutput
 	run := RunInput{JobID: jobID, Task: task, SubmittedAt: info.WorkflowStartTime, Artifact: place}
 	var err error
-	if in.RunLocally && !task.IsFunction() && runOptions(task).StartToCloseTimeout <= runStartToClose {
-		err = runLocally(ctx, task, run, &out)
+	if in.RunLocally && !task.IsFunction() && opts.StartToCloseTimeout <= runStartToClose {
+		err = runLocally(ctx, opts, run, &out)
 	} else {
 		err = workflow.ExecuteActivity(actx, RunTaskActivity, run).Get(actx, &out)
 	}
@@ -147,8 +148,7 @@ func ExecuteTask(ctx workflow.Context, in ExecuteInput) (ExecuteResult, error) {
 // cancel through the worker's own API stops the command at once and the
 // workflow then waits for the request itself, so the job closes canceled
 // as Temporal's cancel would have closed it.
-func runLocally(ctx workflow.Context, task TaskSnapshot, run RunInput, out *RunOutput) error {
-	opts := runOptions(task)
+func runLocally(ctx workflow.Context, opts workflow.ActivityOptions, run RunInput, out *RunOutput) error {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: opts.StartToCloseTimeout,
 		RetryPolicy:         opts.RetryPolicy,
