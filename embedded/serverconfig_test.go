@@ -15,3 +15,14 @@ func TestDynamicConfigCachesSearchAttributes(t *testing.T) {
 		t.Errorf("ForceSearchAttributesCacheRefreshOnRead = %v, want it off", v)
 	}
 }
+
+// TestDynamicConfigBoundsHistoryCache guards the mutable-state cache bound:
+// finished jobs' states fill the cache, and a larger cache made the live
+// heap, and with it the job-list page's tail, grow with the history.
+func TestDynamicConfigBoundsHistoryCache(t *testing.T) {
+	const most = 2048
+	v, ok := dynamicConfig()[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()].(int)
+	if !ok || v > most {
+		t.Errorf("HistoryCacheHostLevelMaxSize = %v, want at most %d", dynamicConfig()[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()], most)
+	}
+}

@@ -178,7 +178,18 @@ func measureChaptask(ctx context.Context, cfg config, top topology, binary, dir 
 		res.Notes = append(res.Notes, sat.Cluster.note("chaptask saturated polling"), waited.Cluster.note("chaptask saturated with ?wait="))
 	}
 
-	res.Reads, err = measureReads(ctx, cfg, api, svc, echoID, baseline, prog)
+	peakRSS := func() ([]namedBytes, error) {
+		rss, err := svc.peakRSS()
+		if err != nil || top.Cluster == nil {
+			return rss, err
+		}
+		server, err := readPeakRSS(top.Cluster.proc.cmd.Process.Pid)
+		if err != nil {
+			return nil, fmt.Errorf("temporal server: %w", err)
+		}
+		return append(rss, namedBytes{Name: "temporal server", Bytes: server}), nil
+	}
+	res.Reads, err = measureReads(ctx, cfg, api, svc, peakRSS, echoID, baseline, prog)
 	if err != nil {
 		return res, err
 	}

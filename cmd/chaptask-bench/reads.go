@@ -18,6 +18,13 @@ const (
 	// historyStallTimeout ends the wait when the completed count has not
 	// moved for this long.
 	historyStallTimeout = 2 * time.Minute
+	// settleBusy, settleWindow and settleTimeout: the quiet reads wait until
+	// the machine spent less than settleBusy cores over a settleWindow (the
+	// server's queues and PostgreSQL's autovacuum catch up on the jobs
+	// just filled in), for at most settleTimeout.
+	settleBusy    = 0.25
+	settleWindow  = time.Second
+	settleTimeout = 3 * time.Minute
 )
 
 // readsResult is the API read test.
@@ -31,8 +38,10 @@ type readsResult struct {
 	Fill     time.Duration
 	FillJobs int
 	// Quiet are the reads from one reader with nothing else running: the
-	// time the service needs to answer.
-	Quiet []endpointResult
+	// time the service needs to answer. Settle and Busy: as in historyStep.
+	Quiet  []endpointResult
+	Settle time.Duration
+	Busy   float64
 	// Endpoints are the reads from cfg.Readers readers while cfg.Submitters
 	// clients submit and poll jobs, which saturates the machine.
 	Endpoints []endpointResult
@@ -54,6 +63,14 @@ type historyStep struct {
 	// took.
 	Fill     time.Duration
 	FillJobs int
+	// Settle is how long the machine took to fall quiet before the reads,
+	// and Busy the cores it was using when they began (above settleBusy
+	// when it never fell quiet).
+	Settle time.Duration
+	Busy   float64
+	// PeakRSS is each process's peak RSS so far: how memory grows with
+	// the history.
+	PeakRSS []namedBytes
 }
 
 // endpointResult is the latency of one endpoint.
@@ -67,8 +84,9 @@ type endpointResult struct {
 // measureReads fills the history to cfg.History finished jobs, then times
 // reads of a task, a finished job and the first page of jobs: first from
 // one reader alone, then from several while background clients keep
-// submitting echo jobs of taskID.
-func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service, taskID string, baseline int, prog *progress) (readsResult, error) {
+// submitting echo jobs of taskID. peakRSS reads the peak RSS of every
+// process of the topology.
+func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service, peakRSS func() ([]namedBytes, error), taskID string, baseline int, prog *progress) (readsResult, error) {
 	var res readsResult
 	var endpoints []struct{ name, path string }
 	quiet := func() ([]endpointResult, error) {
@@ -108,6 +126,11 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 		if err := svc.alive(); err != nil {
 			return res, err
 		}
+		prog.begin("waiting until the machine is quiet (below %.2f cores, at most %s)", settleBusy, settleTimeout)
+		settle, busy, err := awaitSettled(ctx)
+		if err != nil {
+			return res, err
+		}
 		endpoints = []struct{ name, path string }{
 			{"GET /tasks/{id}", "/api/v1/tasks/" + taskID},
 			{"GET /jobs/{id}", "/api/v1/jobs/" + jobID},
@@ -117,10 +140,14 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 		if err != nil {
 			return res, err
 		}
-		res.Steps = append(res.Steps, historyStep{Finished: finished, Quiet: q, Fill: fill, FillJobs: fillJobs})
+		rss, err := peakRSS()
+		if err != nil {
+			return res, err
+		}
+		res.Steps = append(res.Steps, historyStep{Finished: finished, Quiet: q, Fill: fill, FillJobs: fillJobs, Settle: settle, Busy: busy, PeakRSS: rss})
 	}
 	last := res.Steps[len(res.Steps)-1]
-	res.Quiet, res.Fill, res.FillJobs, res.Steps = last.Quiet, last.Fill, last.FillJobs, res.Steps[:len(res.Steps)-1]
+	res.Quiet, res.Fill, res.FillJobs, res.Settle, res.Busy, res.Steps = last.Quiet, last.Fill, last.FillJobs, last.Settle, last.Busy, res.Steps[:len(res.Steps)-1]
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var (
@@ -167,7 +194,7 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 	}
 	res.Submitted = int(submitted.Load())
 
-	res.PeakRSS, err = svc.peakRSS()
+	res.PeakRSS, err = peakRSS()
 	return res, err
 }
 
@@ -266,4 +293,30 @@ func readEndpoint(ctx context.Context, api *apiClient, path string, n, readers i
 	wg.Wait()
 	res.Latency = summarize(latencies)
 	return res, firstErr
+}
+
+// awaitSettled waits until the machine used less than settleBusy cores over
+// a settleWindow, for at most settleTimeout, and returns how long it waited
+// and the cores used in the last window.
+func awaitSettled(ctx context.Context) (time.Duration, float64, error) {
+	began := time.Now()
+	for {
+		before, err := readMachineBusy()
+		if err != nil {
+			return 0, 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(settleWindow):
+		}
+		after, err := readMachineBusy()
+		if err != nil {
+			return 0, 0, err
+		}
+		busy := (after - before).Seconds() / settleWindow.Seconds()
+		if busy < settleBusy || time.Since(began) >= settleTimeout {
+			return time.Since(began), busy, nil
+		}
+	}
 }

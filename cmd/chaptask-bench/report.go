@@ -138,10 +138,6 @@ func (r report) ratios() string {
 // line is the read test: the quiet reads, the reads under load with the
 // service's scheduling latency meanwhile, and the peak RSS.
 func (r readsResult) line() string {
-	var rss []string
-	for _, m := range r.PeakRSS {
-		rss = append(rss, fmt.Sprintf("%s %.0f MiB", m.Name, float64(m.Bytes)/(1<<20)))
-	}
 	sched := "n/a"
 	if bound, share, ok := r.Sched.shareAbove(schedSlowWait); ok {
 		lo, hi, _ := r.Sched.quantile(0.99)
@@ -150,15 +146,24 @@ func (r readsResult) line() string {
 	}
 	var steps strings.Builder
 	for _, st := range r.Steps {
-		fmt.Fprintf(&steps, "API reads with %d finished jobs, 1 reader alone: %s (filling took %s for %d jobs, %.1f jobs/s)\n",
-			st.Finished, endpointsLine(st.Quiet), st.Fill.Round(time.Second), st.FillJobs, float64(st.FillJobs)/max(st.Fill.Seconds(), 0.001))
+		fmt.Fprintf(&steps, "API reads with %d finished jobs, 1 reader alone%s: %s (filling took %s for %d jobs, %.1f jobs/s; peak RSS so far %s)\n",
+			st.Finished, settledNote(st.Settle, st.Busy), endpointsLine(st.Quiet), st.Fill.Round(time.Second), st.FillJobs, float64(st.FillJobs)/max(st.Fill.Seconds(), 0.001), rssLine(st.PeakRSS))
 	}
 	if r.FillJobs > 0 {
 		fmt.Fprintf(&steps, "filling the history to %d finished jobs: %d jobs in %s (%.1f jobs/s)\n", r.Finished, r.FillJobs, r.Fill.Round(time.Second), float64(r.FillJobs)/max(r.Fill.Seconds(), 0.001))
 	}
-	return steps.String() + fmt.Sprintf("API reads with %d finished jobs, 1 reader alone: %s\n"+
+	return steps.String() + fmt.Sprintf("API reads with %d finished jobs, 1 reader alone%s: %s\n"+
 		"API reads under load (%d jobs submitted meanwhile): %s; the service's goroutines waited for a CPU %s; peak RSS %s",
-		r.Finished, endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, strings.Join(rss, ", "))
+		r.Finished, settledNote(r.Settle, r.Busy), endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, rssLine(r.PeakRSS))
+}
+
+// settledNote says how long the quiet reads waited for the machine to fall
+// quiet, and whether it did.
+func settledNote(settle time.Duration, busy float64) string {
+	if busy >= settleBusy {
+		return fmt.Sprintf(" (the machine never fell quiet: %.2f cores busy after %s)", busy, settle.Round(time.Second))
+	}
+	return fmt.Sprintf(" (after %s for the machine to fall quiet)", settle.Round(time.Second))
 }
 
 // endpointsLine lists the latency of each endpoint.
@@ -263,4 +268,13 @@ func msNumber(d time.Duration, ok bool) string {
 // ms formats d in milliseconds with unit.
 func ms(d time.Duration) string {
 	return msNumber(d, true) + " ms"
+}
+
+// rssLine lists peak RSS figures by process.
+func rssLine(rss []namedBytes) string {
+	parts := make([]string, len(rss))
+	for i, m := range rss {
+		parts[i] = fmt.Sprintf("%s %.0f MiB", m.Name, float64(m.Bytes)/(1<<20))
+	}
+	return strings.Join(parts, ", ")
 }
