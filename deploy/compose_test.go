@@ -56,7 +56,7 @@ func env(s types.ServiceConfig, name string) string {
 
 func TestComposeServices(t *testing.T) {
 	p := loadCompose(t)
-	want := []string{"postgres", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "admin-tools", "api", "worker"}
+	want := []string{"postgres", "temporal-schema", "temporal-visibility-tuning", "temporal", "temporal-namespace", "temporal-ui", "admin-tools", "api", "worker"}
 	got := p.ServiceNames()
 	for _, name := range want {
 		if !slices.Contains(got, name) {
@@ -189,13 +189,14 @@ func TestComposeStartOrder(t *testing.T) {
 	)
 	chaptask := map[string]string{"postgres": healthy, "temporal": healthy, "temporal-namespace": completed}
 	for svc, want := range map[string]map[string]string{
-		"temporal-schema":    {"postgres": healthy},
-		"temporal":           {"postgres": healthy, "temporal-schema": completed},
-		"temporal-namespace": {"temporal": healthy},
-		"temporal-ui":        {"temporal": healthy},
-		"admin-tools":        {"temporal": healthy},
-		"api":                chaptask,
-		"worker":             chaptask,
+		"temporal-schema":            {"postgres": healthy},
+		"temporal-visibility-tuning": {"temporal-schema": completed},
+		"temporal":                   {"postgres": healthy, "temporal-schema": completed, "temporal-visibility-tuning": completed},
+		"temporal-namespace":         {"temporal": healthy},
+		"temporal-ui":                {"temporal": healthy},
+		"admin-tools":                {"temporal": healthy},
+		"api":                        chaptask,
+		"worker":                     chaptask,
 	} {
 		t.Run(svc, func(t *testing.T) {
 			s := service(t, p, svc)

@@ -1,8 +1,9 @@
-// Package deploy holds no code: it is where the deployment files' checks
-// live. The files themselves are the repository's Dockerfile and
-// docker-compose.yml, and under deploy/ the scripts the compose stack mounts
-// (PostgreSQL init SQL, Temporal schema and namespace set-up, the container
-// health check).
+// Package deploy is where the deployment files' checks live; it also hands
+// one of them to Go code (VisibilityTuning, for the benchmark). The files
+// themselves are the repository's Dockerfile and docker-compose.yml, and
+// under deploy/ the scripts the compose stack mounts (PostgreSQL init SQL,
+// Temporal schema set-up and visibility tuning, namespace set-up, the
+// container health check).
 //
 // `go test ./deploy` loads docker-compose.yml with the Compose
 // specification's own loader and asserts the stack's shape (services, pinned

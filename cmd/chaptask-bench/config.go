@@ -42,6 +42,9 @@ type config struct {
 	PortBase      int    // first of the Temporal server's 11 ports; 0 picks free ones
 	Shards        int    // numHistoryShards of the Temporal server
 	DynamicConfig string // the Temporal server's dynamic config file; empty is Temporal's defaults
+	// UntunedVisibility leaves out deploy/temporal/visibility-tuning.sql,
+	// for a measurement of Temporal's schema as it comes.
+	UntunedVisibility bool
 	// ServerProfile, when set, is where a CPU profile of the Temporal
 	// server is written, taken during the production ?wait= saturated run.
 	ServerProfile string
@@ -84,6 +87,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.DBPrefix, "db-prefix", "chaptask_bench", "with -production: prefix of the databases created (and dropped at the end)")
 	fs.IntVar(&cfg.PortBase, "port-base", 0, "with -production: first of 11 consecutive ports of the Temporal server; 0 picks free ports")
 	fs.IntVar(&cfg.Shards, "shards", 4, "with -production: numHistoryShards of the Temporal server")
+	fs.BoolVar(&cfg.UntunedVisibility, "untuned-visibility", false, "with -production: leave the visibility table's autovacuum settings at PostgreSQL's defaults instead of applying deploy/temporal/visibility-tuning.sql")
 	fs.StringVar(&cfg.DynamicConfig, "dynamic-config", "", "with -production: the Temporal server's dynamic config file, e.g. deploy/temporal/dynamicconfig.yaml; empty runs Temporal's defaults")
 	fs.StringVar(&cfg.ServerProfile, "server-profile", "", "with -production: write a 20 s CPU profile of the Temporal server, taken during the ?wait= saturated run, to this file")
 	if err := fs.Parse(args[1:]); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/chaptask/chaptask/db"
+	"github.com/chaptask/chaptask/deploy"
 )
 
 // The production topology: a Temporal server built from the
@@ -105,6 +106,12 @@ func startCluster(ctx context.Context, cfg config, dir string, environ []string,
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return c, fmt.Errorf("temporal-sql-tool %s on %s: %w\n%s", args[0], store.db, err, out)
 			}
+		}
+	}
+
+	if !cfg.UntunedVisibility {
+		if err := adminExec(ctx, withDatabase(base, names["visibility"]), deploy.VisibilityTuning); err != nil {
+			return c, fmt.Errorf("tune the visibility table: %w", err)
 		}
 	}
 
