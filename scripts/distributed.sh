@@ -123,6 +123,7 @@ sqltool "${DB_PREFIX}_temporal" setup-schema -v 0.0
 sqltool "${DB_PREFIX}_temporal" update-schema -d "$schema/temporal/versioned"
 sqltool "${DB_PREFIX}_visibility" setup-schema -v 0.0
 sqltool "${DB_PREFIX}_visibility" update-schema -d "$schema/visibility/versioned"
+psql -q -v ON_ERROR_STOP=1 -d "${DB_PREFIX}_visibility" -f deploy/temporal/visibility-tuning.sql >/dev/null
 log "databases and Temporal schema ready"
 
 # ---- Temporal server

@@ -15,7 +15,8 @@
 //     /proc) over that phase, and separately the CPU of the shell commands
 //     they ran and reaped. API reads are timed with the history filled up to
 //     -history finished jobs, alone and while background clients keep
-//     submitting.
+//     submitting; the reads from one reader first wait for the machine to
+//     fall quiet, and each history step reports every process's peak RSS.
 //
 //   - reference A, the naive design: the same activities as chaptask run as
 //     three regular activities by a workflow of the bench's own, on an
@@ -32,7 +33,9 @@
 //     module in go.mod (cached), creates its databases and chaptask's on the
 //     PostgreSQL server of -database-url, starts it with -shards shards and
 //     the dynamic config of -dynamic-config (Temporal's defaults when
-//     empty), runs chaptask on both, and drops the databases at the end.
+//     empty) and the visibility table tuned as deploy/temporal says (unless
+//     -untuned-visibility), runs chaptask on both, and drops the databases
+//     at the end.
 //     Its rows are prefixed "production:"; their saturated rows add the
 //     Temporal server's CPU, the CPU of the PostgreSQL backends serving the
 //     bench's databases (from /proc, so the server must be local) and the
