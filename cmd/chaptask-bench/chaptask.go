@@ -205,6 +205,9 @@ func measureChaptask(ctx context.Context, cfg config, top topology, binary, dir 
 		if err := top.Cluster.alive(); err != nil {
 			return res, err
 		}
+		if top.Cluster.vacuum != nil {
+			res.Notes = append(res.Notes, top.Label+top.Cluster.vacuum.note())
+		}
 	}
 	return res, svc.alive()
 }

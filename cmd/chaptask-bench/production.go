@@ -52,6 +52,9 @@ type cluster struct {
 	adminURL    string
 	pgWatch     *pgBackends
 	dynamicConf string
+	// vacuum stands in for autovacuum when the server has it off; nil
+	// otherwise.
+	vacuum *vacuumStandIn
 }
 
 // startCluster builds the Temporal server and its SQL tool (cached between
@@ -113,6 +116,10 @@ func startCluster(ctx context.Context, cfg config, dir string, environ []string,
 		if err := adminExec(ctx, withDatabase(base, names["visibility"]), deploy.VisibilityTuning); err != nil {
 			return c, fmt.Errorf("tune the visibility table: %w", err)
 		}
+	}
+
+	if c.vacuum, err = startVacuumStandIn(ctx, c.adminURL, base, c.Databases); err != nil {
+		return c, err
 	}
 
 	ports, err := clusterPorts(cfg.PortBase)
@@ -232,6 +239,10 @@ func (c *cluster) stop() error {
 			errs = append(errs, err)
 		}
 		c.proc = nil
+	}
+	if c.vacuum != nil {
+		c.vacuum.close()
+		c.vacuum = nil
 	}
 	for _, name := range c.Databases {
 		if err := adminExec(context.Background(), c.adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
