@@ -21,8 +21,8 @@ func TestDynamicConfigCachesSearchAttributes(t *testing.T) {
 // heap, and with it the job-list page's tail, grow with the history.
 func TestDynamicConfigBoundsHistoryCache(t *testing.T) {
 	const most = 2048
-	v, ok := dynamicConfig()[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()].(int)
-	if !ok || v > most {
-		t.Errorf("HistoryCacheHostLevelMaxSize = %v, want at most %d", dynamicConfig()[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()], most)
+	raw := dynamicConfig()[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()]
+	if v, ok := raw.(int); !ok || v > most {
+		t.Errorf("HistoryCacheHostLevelMaxSize = %v, want at most %d", raw, most)
 	}
 }

@@ -38,10 +38,9 @@ type readsResult struct {
 	Fill     time.Duration
 	FillJobs int
 	// Quiet are the reads from one reader with nothing else running: the
-	// time the service needs to answer. Settle and Busy: as in historyStep.
-	Quiet  []endpointResult
-	Settle time.Duration
-	Busy   float64
+	// time the service needs to answer, after Settled.
+	Quiet   []endpointResult
+	Settled settling
 	// Endpoints are the reads from cfg.Readers readers while cfg.Submitters
 	// clients submit and poll jobs, which saturates the machine.
 	Endpoints []endpointResult
@@ -63,11 +62,8 @@ type historyStep struct {
 	// took.
 	Fill     time.Duration
 	FillJobs int
-	// Settle is how long the machine took to fall quiet before the reads,
-	// and Busy the cores it was using when they began (above settleBusy
-	// when it never fell quiet).
-	Settle time.Duration
-	Busy   float64
+	// Settled is how the machine fell quiet before the reads.
+	Settled settling
 	// PeakRSS is each process's peak RSS so far: how memory grows with
 	// the history.
 	PeakRSS []namedBytes
@@ -127,7 +123,7 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 			return res, err
 		}
 		prog.begin("waiting until the machine is quiet (below %.2f cores, at most %s)", settleBusy, settleTimeout)
-		settle, busy, err := awaitSettled(ctx)
+		settled, err := awaitSettled(ctx)
 		if err != nil {
 			return res, err
 		}
@@ -144,10 +140,10 @@ func measureReads(ctx context.Context, cfg config, api *apiClient, svc *service,
 		if err != nil {
 			return res, err
 		}
-		res.Steps = append(res.Steps, historyStep{Finished: finished, Quiet: q, Fill: fill, FillJobs: fillJobs, Settle: settle, Busy: busy, PeakRSS: rss})
+		res.Steps = append(res.Steps, historyStep{Finished: finished, Quiet: q, Fill: fill, FillJobs: fillJobs, Settled: settled, PeakRSS: rss})
 	}
 	last := res.Steps[len(res.Steps)-1]
-	res.Quiet, res.Fill, res.FillJobs, res.Settle, res.Busy, res.Steps = last.Quiet, last.Fill, last.FillJobs, last.Settle, last.Busy, res.Steps[:len(res.Steps)-1]
+	res.Quiet, res.Fill, res.FillJobs, res.Settled, res.Steps = last.Quiet, last.Fill, last.FillJobs, last.Settled, res.Steps[:len(res.Steps)-1]
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var (
@@ -295,28 +291,44 @@ func readEndpoint(ctx context.Context, api *apiClient, path string, n, readers i
 	return res, firstErr
 }
 
+// settling is how the machine fell quiet before a set of reads: how long
+// the bench waited, and the cores busy in the last window (settleBusy or
+// more when it never fell quiet).
+type settling struct {
+	Waited time.Duration
+	Busy   float64
+}
+
+// note says how long the reads waited for the machine, and whether it fell
+// quiet.
+func (s settling) note() string {
+	if s.Busy >= settleBusy {
+		return fmt.Sprintf(" (the machine never fell quiet: %.2f cores busy after %s)", s.Busy, s.Waited.Round(time.Second))
+	}
+	return fmt.Sprintf(" (after %s for the machine to fall quiet)", s.Waited.Round(time.Second))
+}
+
 // awaitSettled waits until the machine used less than settleBusy cores over
-// a settleWindow, for at most settleTimeout, and returns how long it waited
-// and the cores used in the last window.
-func awaitSettled(ctx context.Context) (time.Duration, float64, error) {
+// a settleWindow, for at most settleTimeout.
+func awaitSettled(ctx context.Context) (settling, error) {
 	began := time.Now()
 	for {
 		before, err := readMachineBusy()
 		if err != nil {
-			return 0, 0, err
+			return settling{}, err
 		}
 		select {
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return settling{}, ctx.Err()
 		case <-time.After(settleWindow):
 		}
 		after, err := readMachineBusy()
 		if err != nil {
-			return 0, 0, err
+			return settling{}, err
 		}
 		busy := (after - before).Seconds() / settleWindow.Seconds()
 		if busy < settleBusy || time.Since(began) >= settleTimeout {
-			return time.Since(began), busy, nil
+			return settling{Waited: time.Since(began), Busy: busy}, nil
 		}
 	}
 }

@@ -147,23 +147,14 @@ func (r readsResult) line() string {
 	var steps strings.Builder
 	for _, st := range r.Steps {
 		fmt.Fprintf(&steps, "API reads with %d finished jobs, 1 reader alone%s: %s (filling took %s for %d jobs, %.1f jobs/s; peak RSS so far %s)\n",
-			st.Finished, settledNote(st.Settle, st.Busy), endpointsLine(st.Quiet), st.Fill.Round(time.Second), st.FillJobs, float64(st.FillJobs)/max(st.Fill.Seconds(), 0.001), rssLine(st.PeakRSS))
+			st.Finished, st.Settled.note(), endpointsLine(st.Quiet), st.Fill.Round(time.Second), st.FillJobs, float64(st.FillJobs)/max(st.Fill.Seconds(), 0.001), rssLine(st.PeakRSS))
 	}
 	if r.FillJobs > 0 {
 		fmt.Fprintf(&steps, "filling the history to %d finished jobs: %d jobs in %s (%.1f jobs/s)\n", r.Finished, r.FillJobs, r.Fill.Round(time.Second), float64(r.FillJobs)/max(r.Fill.Seconds(), 0.001))
 	}
 	return steps.String() + fmt.Sprintf("API reads with %d finished jobs, 1 reader alone%s: %s\n"+
 		"API reads under load (%d jobs submitted meanwhile): %s; the service's goroutines waited for a CPU %s; peak RSS %s",
-		r.Finished, settledNote(r.Settle, r.Busy), endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, rssLine(r.PeakRSS))
-}
-
-// settledNote says how long the quiet reads waited for the machine to fall
-// quiet, and whether it did.
-func settledNote(settle time.Duration, busy float64) string {
-	if busy >= settleBusy {
-		return fmt.Sprintf(" (the machine never fell quiet: %.2f cores busy after %s)", busy, settle.Round(time.Second))
-	}
-	return fmt.Sprintf(" (after %s for the machine to fall quiet)", settle.Round(time.Second))
+		r.Finished, r.Settled.note(), endpointsLine(r.Quiet), r.Submitted, endpointsLine(r.Endpoints), sched, rssLine(r.PeakRSS))
 }
 
 // endpointsLine lists the latency of each endpoint.

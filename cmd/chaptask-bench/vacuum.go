@@ -26,12 +26,19 @@ const autovacuumDue = `
 SELECT CASE WHEN dead THEN 'VACUUM (ANALYZE) ' ELSE 'ANALYZE ' END || format('%I.%I', schemaname, relname)
 FROM (
 	SELECT s.schemaname, s.relname,
-		s.n_dead_tup > coalesce((SELECT option_value::float8 FROM pg_options_to_table(c.reloptions) WHERE option_name = 'autovacuum_vacuum_threshold'), current_setting('autovacuum_vacuum_threshold')::float8)
-			+ coalesce((SELECT option_value::float8 FROM pg_options_to_table(c.reloptions) WHERE option_name = 'autovacuum_vacuum_scale_factor'), current_setting('autovacuum_vacuum_scale_factor')::float8) * s.n_live_tup AS dead,
+		s.n_dead_tup > coalesce(o.threshold, current_setting('autovacuum_vacuum_threshold'))::float8
+			+ coalesce(o.scale_factor, current_setting('autovacuum_vacuum_scale_factor'))::float8 * s.n_live_tup AS dead,
 		s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
 			+ current_setting('autovacuum_analyze_scale_factor')::float8 * s.n_live_tup AS stale,
-		coalesce((SELECT option_value::bool FROM pg_options_to_table(c.reloptions) WHERE option_name = 'autovacuum_enabled'), true) AS enabled
-	FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+		coalesce(o.enabled, 'true')::bool AS enabled
+	FROM pg_stat_user_tables s
+	JOIN pg_class c ON c.oid = s.relid
+	CROSS JOIN LATERAL (
+		SELECT max(option_value) FILTER (WHERE option_name = 'autovacuum_vacuum_threshold') AS threshold,
+			max(option_value) FILTER (WHERE option_name = 'autovacuum_vacuum_scale_factor') AS scale_factor,
+			max(option_value) FILTER (WHERE option_name = 'autovacuum_enabled') AS enabled
+		FROM pg_options_to_table(c.reloptions)
+	) o
 ) t
 WHERE enabled AND (dead OR stale)`
 
